@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import os
 import sys
 import time
 
@@ -46,6 +48,17 @@ def _cmd_run(args) -> int:
     if args.dataset is not None and args.dataset not in experiment.datasets:
         valid = ", ".join(experiment.datasets) or "(this experiment takes no --dataset)"
         raise ValueError(f"--dataset {args.dataset!r} is not valid for {args.name}; valid: {valid}")
+    if args.resume:
+        # A resumed run keeps the config it was started with; only the folder is given.
+        if args.out or args.set or args.seeds is not None or args.dataset is not None:
+            raise ValueError("--resume takes the run folder's saved config; drop the other options")
+        run_dir = RunDir(_existing_dir(args.resume))
+        saved = run_dir.path / "config.json"
+        if not saved.exists():
+            raise FileNotFoundError(f"--resume {args.resume}: no config.json in that folder")
+        dataset = json.loads(saved.read_text()).get("dataset")
+        config = config_lib.load_config(experiment.make_config(dataset), saved)
+        return _start(args.name, experiment, config, run_dir)
     config = experiment.make_config(args.dataset)
     fields = {f.name for f in dataclasses.fields(config)}
     overrides = list(args.set)
@@ -56,13 +69,20 @@ def _cmd_run(args) -> int:
             raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
         overrides.append(f"seeds={args.seeds}")
     config = config_lib.apply_overrides(config, overrides)
-    if args.resume:
-        run_dir = RunDir(args.resume)
-    elif args.out:
-        run_dir = RunDir(args.out)
-    else:
-        run_dir = RunDir.create("runs", args.name)
-    print(f"jaxdis run {args.name}: config")
+    run_dir = RunDir(args.out) if args.out else RunDir.create("runs", args.name)
+    return _start(args.name, experiment, config, run_dir)
+
+
+def _existing_dir(path: str) -> str:
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"--resume {path}: no such run folder")
+    return path
+
+
+def _start(name, experiment, config, run_dir) -> int:
+    from jaxdis.runs import provenance
+
+    print(f"jaxdis run {name}: config")
     print(config_lib.format_config(config))
     print(f"writing to {run_dir.path}")
     run_dir.write_config(config)
@@ -71,6 +91,7 @@ def _cmd_run(args) -> int:
     wall = time.perf_counter() - start
     summary = dict(summary or {})
     summary.setdefault("wall_seconds", wall)
+    summary.setdefault("provenance", provenance())
     run_dir.write_json("summary.json", summary)
     print(f"done in {wall:.1f} s; results in {run_dir.path}")
     return 0

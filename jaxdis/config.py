@@ -65,12 +65,24 @@ def apply_overrides(config: Any, overrides: list[str] | dict[str, str]) -> Any:
         if key not in types:
             valid = ", ".join(sorted(types))
             raise ValueError(f"--set {key}: unknown config key; valid keys are: {valid}")
-        changes[key] = parse_value(value, types[key], key) if isinstance(value, str) else value
+        if isinstance(value, str):
+            value = parse_value(value, types[key], key)
+        elif isinstance(value, list):  # from JSON: tuples come back as lists
+            value = tuple(value)
+        changes[key] = value
     return dataclasses.replace(config, **changes)
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
+
+
+def load_config(config: Any, path) -> Any:
+    """Returns ``config`` with every field set from the JSON file ``path`` (a saved run's config)."""
+    from pathlib import Path
+
+    saved = json.loads(Path(path).read_text())
+    return apply_overrides(config, saved)
 
 
 def format_config(config: Any) -> str:

@@ -90,3 +90,26 @@ def progress(total: int, desc: str):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="epoch", dynamic_ncols=True, leave=True)
+
+
+def provenance() -> dict[str, Any]:
+    """Where and when a result was made: device, JAX version, date, git commit (if in a checkout)."""
+    import subprocess
+
+    import jax
+
+    device = jax.devices()[0]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {
+        "device": f"{device.platform}:{getattr(device, 'device_kind', '?')}",
+        "device_count": jax.device_count(),
+        "jax_version": jax.__version__,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "commit": commit,
+    }
