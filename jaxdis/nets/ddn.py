@@ -1,0 +1,95 @@
+"""The networks of the Discriminative Disentangling Network (thesis ch. 9, Fig. 9.2 and 9.3).
+
+Seven dense networks, in three roles (the roles get their own optimizers, section 9.3)::
+
+    encoders    f_a: x -> z_a,  f_b: x -> z_b                         (eq. 9.13)
+    predictors  q_ab: z_a -> prediction of z_b,  q_ba: z_b -> of z_a   (eq. 9.14)
+    decoders    g_a: z_a -> x,  g_b: z_b -> x,  g_ab: (z_a, z_b) -> x  (eq. 9.15, sigmoid output)
+
+An architecture is named as in section 9.3 by (N, Le, Lp, Ld): N code units per cause and Le, Lp,
+Ld hidden layers of ``hidden`` (1000) units in the encoders, predictors and decoders.
+
+Parameters are ``{"encoders": {"f_a", "f_b"}, "predictors": {"q_ab", "q_ba"}, "decoders":
+{"g_a", "g_b", "g_ab"}}``, each leaf dict the Flax parameters of one :class:`~jaxdis.nets.mlp.MLP`.
+The losses and the training stages that use them are in :mod:`jaxdis.train.ddn`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from jaxdis.nets.mlp import MLP, dense_macs
+
+ROLE_OF_NETWORK = {"f_a": "encoders", "f_b": "encoders", "q_ab": "predictors",
+                   "q_ba": "predictors", "g_a": "decoders", "g_b": "decoders", "g_ab": "decoders"}
+ROLES = ("encoders", "predictors", "decoders")
+
+
+@dataclasses.dataclass(frozen=True)
+class DDNArchitecture:
+    """(N, Le, Lp, Ld) of thesis section 9.3, plus the input size and the hidden width."""
+
+    input_dim: int
+    n_code: int = 10
+    encoder_layers: int = 1
+    predictor_layers: int = 1
+    decoder_layers: int = 1
+    hidden: int = 1000
+
+    def __post_init__(self):
+        for name in ("input_dim", "n_code", "encoder_layers", "predictor_layers",
+                     "decoder_layers", "hidden"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"DDNArchitecture.{name}: expected a positive int, got {value!r}")
+
+    def network(self, name: str) -> MLP:
+        if name in ("f_a", "f_b"):
+            return MLP((self.hidden,) * self.encoder_layers, self.n_code)
+        if name in ("q_ab", "q_ba"):
+            return MLP((self.hidden,) * self.predictor_layers, self.n_code)
+        if name in ("g_a", "g_b", "g_ab"):
+            return MLP((self.hidden,) * self.decoder_layers, self.input_dim, "sigmoid")
+        raise ValueError(f"DDN network: expected one of {sorted(ROLE_OF_NETWORK)}, got {name!r}")
+
+    def network_input_dim(self, name: str) -> int:
+        return {"f": self.input_dim, "q": self.n_code,
+                "g": 2 * self.n_code if name == "g_ab" else self.n_code}[name[0]]
+
+    def macs(self, name: str) -> int:
+        """Multiply-accumulates of one example through network ``name``."""
+        net = self.network(name)
+        return dense_macs(self.network_input_dim(name), net.hidden, net.out)
+
+
+def init_ddn(key: jax.Array, arch: DDNArchitecture) -> dict:
+    """Glorot weights and zero biases for the seven networks, grouped by role."""
+    keys = jax.random.split(key, len(ROLE_OF_NETWORK))
+    params = {role: {} for role in ROLES}
+    for net_key, (name, role) in zip(keys, ROLE_OF_NETWORK.items()):
+        dummy = jnp.zeros((1, arch.network_input_dim(name)), jnp.float32)
+        params[role][name] = arch.network(name).init(net_key, dummy)["params"]
+    return params
+
+
+def apply_network(arch: DDNArchitecture, params: dict, name: str, inputs: jax.Array) -> jax.Array:
+    """Network ``name`` of the DDN applied to ``inputs`` (batch, in_dim)."""
+    expected = arch.network_input_dim(name)
+    if inputs.ndim != 2 or inputs.shape[-1] != expected:
+        raise ValueError(f"DDN {name} input: expected shape (batch, {expected}), got {inputs.shape}")
+    net_params = params[ROLE_OF_NETWORK[name]][name]
+    return arch.network(name).apply({"params": net_params}, inputs)
+
+
+def encode(arch: DDNArchitecture, params: dict, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(z_a, z_b) = (f_a(x), f_b(x)), thesis eq. 9.13."""
+    return apply_network(arch, params, "f_a", x), apply_network(arch, params, "f_b", x)
+
+
+def decode(arch: DDNArchitecture, params: dict, z_a: jax.Array, z_b: jax.Array):
+    """(y_a, y_b, y_ab) = (g_a(z_a), g_b(z_b), g_ab(z_a, z_b)), thesis eq. 9.10 and 9.15."""
+    return (apply_network(arch, params, "g_a", z_a), apply_network(arch, params, "g_b", z_b),
+            apply_network(arch, params, "g_ab", jnp.concatenate([z_a, z_b], axis=-1)))
