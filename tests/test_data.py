@@ -1,0 +1,405 @@
+"""jaxdis.data loaders: IDX files, MNIST / Fashion-MNIST sources and splits, digits, label maps."""
+
+import gzip
+import importlib.machinery
+import os
+import subprocess
+import sys
+import types
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jaxdis import data
+from jaxdis.data import mnist as mnist_module
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
+# The published MNIST label counts (digits 0..9), as /work/shared/data/README.md lists them.
+MNIST_TRAIN_FILE_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+needs_shared_mnist = pytest.mark.skipif(
+    not (SHARED_DATA / "mnist").is_dir(), reason="no ../shared/data/mnist beside the checkout")
+needs_fashion = pytest.mark.skipif(
+    not mnist_module.DEBIAN_FASHION_MNIST_DIR.is_dir(),
+    reason="Debian's dataset-fashion-mnist is not installed")
+
+
+def write_idx(path, array, gz=False):
+    """A plain reference IDX writer (big-endian header and data), to make test files."""
+    codes = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C, np.float32: 0x0D,
+             np.float64: 0x0E}
+    array = np.asarray(array)
+    header = bytes([0, 0, codes[array.dtype.type], array.ndim])
+    header += b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    raw = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+    Path(path).write_bytes(gzip.compress(raw) if gz else raw)
+    return raw
+
+
+def counts(labels):
+    return np.bincount(labels, minlength=10).tolist()
+
+
+@pytest.fixture
+def no_tfds(monkeypatch):
+    """Behave as if tensorflow-datasets were not installed, whether or not it is."""
+    monkeypatch.setattr(mnist_module, "_tfds_candidate", lambda dataset: mnist_module._Candidate(
+        "tfds", f"tensorflow_datasets '{dataset.tfds_name}': not installed", False))
+
+
+@pytest.fixture
+def only_sample(monkeypatch, no_tfds):
+    monkeypatch.delenv("JAXDIS_DATA_DIR", raising=False)
+    monkeypatch.setattr(mnist_module, "_sample_warned", False)
+
+
+# --------------------------------------------------------------------------- the IDX reader
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
+@pytest.mark.parametrize("gz", [False, True])
+def test_read_idx_returns_what_was_written_for_every_dtype(tmp_path, dtype, gz):
+    array = (np.arange(2 * 3 * 4) - 7).reshape(2, 3, 4).astype(dtype)
+    if dtype == np.uint8:
+        array = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    write_idx(tmp_path / "a.idx", array, gz=gz)
+    read = data.read_idx(tmp_path / "a.idx")
+    assert read.shape == array.shape and read.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(read, array)
+    read[0, 0, 0] = 1  # a fresh, writable array
+
+
+def test_read_idx_rejects_a_truncated_file_naming_it(tmp_path):
+    raw = write_idx(tmp_path / "full", np.zeros((10, 28, 28), np.uint8))
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(raw[:-100])
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte: truncated IDX data.*7840"):
+        data.read_idx(path)
+    path.write_bytes(raw[:10])  # cut inside the header's dimensions
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte: truncated IDX header"):
+        data.read_idx(path)
+
+
+def test_read_idx_rejects_a_truncated_gzip_naming_it(tmp_path):
+    write_idx(tmp_path / "x.gz", np.zeros((100, 28, 28), np.uint8), gz=True)
+    compressed = (tmp_path / "x.gz").read_bytes()
+    (tmp_path / "cut.gz").write_bytes(compressed[: len(compressed) // 2])
+    with pytest.raises(ValueError, match=r"cut\.gz: corrupt or truncated gzip"):
+        data.read_idx(tmp_path / "cut.gz")
+
+
+def test_read_idx_rejects_a_foreign_file(tmp_path):
+    foreign = tmp_path / "picture.png"
+    foreign.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(ValueError, match=r"picture\.png: not an IDX file: magic number starts "
+                                         r"with 8950, expected 0000"):
+        data.read_idx(foreign)
+    unknown_code = tmp_path / "code"
+    unknown_code.write_bytes(bytes([0, 0, 0x07, 1]) + (3).to_bytes(4, "big") + bytes(3))
+    with pytest.raises(ValueError, match=r"code: unknown IDX dtype code 0x07"):
+        data.read_idx(unknown_code)
+    (tmp_path / "tiny").write_bytes(b"\x00\x00")
+    with pytest.raises(ValueError, match=r"tiny: not an IDX file"):
+        data.read_idx(tmp_path / "tiny")
+
+
+def test_read_idx_rejects_trailing_bytes(tmp_path):
+    raw = write_idx(tmp_path / "ok", np.zeros((5,), np.uint8))
+    (tmp_path / "long").write_bytes(raw + b"\x00\x00")
+    with pytest.raises(ValueError, match=r"long: 2 unexpected trailing bytes"):
+        data.read_idx(tmp_path / "long")
+
+
+def test_read_idx_missing_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        data.read_idx(tmp_path / "absent")
+
+
+# --------------------------------------------------------------------------- real MNIST
+
+
+@needs_shared_mnist
+def test_mnist_from_env_dir_has_the_published_counts_and_split(monkeypatch):
+    monkeypatch.setenv("JAXDIS_DATA_DIR", str(SHARED_DATA))  # a root holding mnist/
+    train_x, train_y = data.load_mnist("train")
+    valid_x, valid_y = data.load_mnist("validation")
+    test_x, test_y = data.load_mnist("test")
+    assert train_x.shape == (50_000, 28, 28) and valid_x.shape == (10_000, 28, 28)
+    assert test_x.shape == (10_000, 28, 28)
+    for images, labels in ((train_x, train_y), (valid_x, valid_y), (test_x, test_y)):
+        assert images.dtype == np.float32 and labels.dtype == np.int32
+        assert images.min() == 0.0 and images.max() == 1.0
+    # The 50,000 / 10,000 split partitions the training file: its counts add up to the file's.
+    assert (np.array(counts(train_y)) + counts(valid_y)).tolist() == MNIST_TRAIN_FILE_COUNTS
+    assert counts(test_y) == MNIST_TEST_COUNTS
+    # "train" is the file's first 50,000 images, in order; "validation" the rest.
+    raw_images = data.read_idx(SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz")
+    raw_labels = data.read_idx(SHARED_DATA / "mnist" / "train-labels-idx1-ubyte.gz")
+    np.testing.assert_array_equal(train_x, raw_images[:50_000] / np.float32(255))
+    np.testing.assert_array_equal(valid_x[-1], raw_images[-1] / np.float32(255))
+    np.testing.assert_array_equal(np.concatenate([train_y, valid_y]), raw_labels)
+
+
+@needs_shared_mnist
+def test_data_dir_argument_comes_before_the_env_var(monkeypatch, tmp_path):
+    monkeypatch.setenv("JAXDIS_DATA_DIR", str(tmp_path))  # empty: would fall back to the sample
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the sample must not be used
+        images, labels = data.load_mnist("test", data_dir=SHARED_DATA / "mnist")  # files directly
+    assert counts(labels) == MNIST_TEST_COUNTS
+
+
+@needs_shared_mnist
+def test_uncompressed_idx_files_load_like_gzipped_ones(tmp_path):
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (tmp_path / f"{name}.gz").symlink_to(SHARED_DATA / "mnist" / f"{name}.gz")
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        raw = gzip.decompress((SHARED_DATA / "mnist" / f"{name}.gz").read_bytes())
+        (tmp_path / name).write_bytes(raw)
+    images, labels = data.load_mnist("test", data_dir=tmp_path)
+    reference_images, reference_labels = data.load_mnist("test", data_dir=SHARED_DATA)
+    np.testing.assert_array_equal(images, reference_images)
+    np.testing.assert_array_equal(labels, reference_labels)
+
+
+@needs_shared_mnist
+def test_a_corrupt_file_in_a_data_dir_is_an_error_not_a_fallback(tmp_path):
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"):
+        (tmp_path / f"{name}.gz").symlink_to(SHARED_DATA / "mnist" / f"{name}.gz")
+    raw = gzip.decompress((SHARED_DATA / "mnist" / "t10k-images-idx3-ubyte.gz").read_bytes())
+    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(raw[:-784])  # one image short
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte: truncated IDX data"):
+        data.load_mnist("test", data_dir=tmp_path)
+
+
+def test_a_well_formed_file_of_the_wrong_shape_is_an_error(tmp_path, no_tfds):
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((60_000, 28, 28), np.uint8))
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros((60_000,), np.uint8))
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((10_000, 28, 28), np.uint8))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros((9_999,), np.uint8))
+    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte: expected MNIST labels as "
+                                         r"uint8 of shape \(10000,\), got uint8 \(9999,\)"):
+        data.load_mnist("test", data_dir=tmp_path)
+
+
+def test_returned_arrays_are_the_callers_to_change(only_sample):
+    first, first_labels = data.load_mnist("test", source="sample")
+    first[:] = 7.0
+    first_labels[:] = 3
+    second, second_labels = data.load_mnist("test", source="sample")
+    assert second.max() == 1.0 and counts(second_labels) == MNIST_TEST_COUNTS
+
+
+# --------------------------------------------------------------------------- the shipped sample
+
+
+def test_the_shipped_sample_is_the_mnist_test_set(only_sample):
+    images, labels = data.load_mnist("test", source="sample")
+    assert images.shape == (10_000, 28, 28) and images.dtype == np.float32
+    assert labels.dtype == np.int32 and counts(labels) == MNIST_TEST_COUNTS
+    assert images.min() == 0.0 and images.max() == 1.0
+
+
+def test_the_sample_is_the_last_resort_and_warns_once(only_sample):
+    with pytest.warns(UserWarning, match=r"shipped MNIST sample .* first 8,000 .* last 2,000"):
+        train_x, train_y = data.load_mnist("train")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once only
+        valid_x, valid_y = data.load_mnist("validation")
+        test_x, test_y = data.load_mnist("test")
+    assert train_x.shape == (8_000, 28, 28) and valid_x.shape == (2_000, 28, 28)
+    assert (np.array(counts(train_y)) + counts(valid_y)).tolist() == MNIST_TEST_COUNTS
+    np.testing.assert_array_equal(np.concatenate([train_x, valid_x]), test_x)
+
+
+def test_the_sample_readme_states_provenance_license_and_checksums():
+    import hashlib
+
+    readme = (mnist_module.SAMPLE_DIR / "README.md").read_text()
+    assert "LeCun" in readme and "Cortes" in readme and "Burges" in readme
+    assert "CC BY-SA 3.0" in readme
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        digest = hashlib.sha256((mnist_module.SAMPLE_DIR / name).read_bytes()).hexdigest()
+        assert digest in readme, f"the README's sha256 of {name} is not the file's"
+
+
+# --------------------------------------------------------------------------- Fashion-MNIST
+
+
+@needs_fashion
+def test_fashion_mnist_from_debian_has_balanced_classes(monkeypatch, tmp_path):
+    monkeypatch.setenv("JAXDIS_DATA_DIR", str(tmp_path))  # holds nothing: Debian's dir is next
+    train_x, train_y = data.load_fashion_mnist("train")
+    valid_x, valid_y = data.load_fashion_mnist("validation")
+    test_x, test_y = data.load_fashion_mnist("test")
+    assert train_x.shape == (50_000, 28, 28) and valid_x.shape == (10_000, 28, 28)
+    assert test_x.shape == (10_000, 28, 28) and test_x.dtype == np.float32
+    assert train_y.dtype == np.int32 and 0.0 <= train_x.min() and train_x.max() <= 1.0
+    # Fashion-MNIST: 6,000 training and 1,000 test images of each of the 10 classes.
+    assert (np.array(counts(train_y)) + counts(valid_y)).tolist() == [6_000] * 10
+    assert counts(test_y) == [1_000] * 10
+
+
+# --------------------------------------------------------------------------- errors and sources
+
+
+def test_unknown_split_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"split must be one of train, validation, test; got 'val'"):
+        data.load_mnist("val")
+
+
+def test_unknown_source_lists_the_valid_ones(only_sample):
+    with pytest.raises(ValueError, match=r"source for MNIST must be one of JAXDIS_DATA_DIR, tfds, "
+                                         r"sample .*got 'debian'"):
+        data.load_mnist("test", source="debian")
+
+
+def test_missing_fashion_mnist_lists_every_place_and_how_to_supply_it(monkeypatch, tmp_path,
+                                                                       no_tfds):
+    monkeypatch.setattr(mnist_module, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-debian")
+    with pytest.raises(FileNotFoundError) as error:
+        data.load_fashion_mnist("train", data_dir=tmp_path / "mine")
+    message = str(error.value)
+    assert "Fashion-MNIST ('train') not found" in message
+    assert f"data_dir: {tmp_path / 'mine'}" in message
+    assert f"debian: {tmp_path / 'no-debian'}" in message
+    assert "tfds: tensorflow_datasets 'fashion_mnist': not installed" in message
+    assert "JAXDIS_DATA_DIR=DIR" in message and "t10k-images-idx3-ubyte[.gz]" in message
+    assert "dataset-fashion-mnist" in message and "download=True" in message
+
+
+def test_missing_mnist_lists_the_sample_too(monkeypatch, tmp_path, only_sample):
+    monkeypatch.setattr(mnist_module, "SAMPLE_DIR", tmp_path / "no-sample")
+    with pytest.raises(FileNotFoundError) as error:
+        data.load_mnist("test")
+    message = str(error.value)
+    assert "$JAXDIS_DATA_DIR is not set" in message and "tfds:" in message
+    assert f"sample: {tmp_path / 'no-sample'}" in message
+
+
+def test_describe_sources_rows(monkeypatch, tmp_path):
+    monkeypatch.setenv("JAXDIS_DATA_DIR", str(tmp_path))
+    rows = data.describe_sources()
+    assert all(set(row) == {"dataset", "source", "location", "found"} for row in rows)
+    assert all(isinstance(row["found"], bool) for row in rows)
+    by_key = {(row["dataset"], row["source"]): row for row in rows}
+    assert [s for d, s in by_key if d == "mnist"] == ["JAXDIS_DATA_DIR", "tfds", "sample"]
+    assert [s for d, s in by_key if d == "fashion_mnist"] == ["JAXDIS_DATA_DIR", "debian", "tfds"]
+    assert by_key[("mnist", "JAXDIS_DATA_DIR")]["found"] is False
+    assert by_key[("mnist", "sample")]["found"] is True
+    assert by_key[("fashion_mnist", "debian")]["found"] == (
+        mnist_module.DEBIAN_FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").is_file()
+    assert by_key[("digits_8x8", "scikit-learn")]["found"] is True
+
+
+@needs_shared_mnist
+def test_describe_sources_with_a_data_dir_finds_its_subfolder():
+    rows = data.describe_sources(data_dir=SHARED_DATA)
+    row = next(r for r in rows if r["dataset"] == "mnist" and r["source"] == "data_dir")
+    assert row["found"] is True and row["location"] == str(SHARED_DATA / "mnist")
+
+
+# --------------------------------------------------------------------------- tensorflow-datasets
+
+
+def test_importing_jaxdis_data_never_imports_tensorflow(tmp_path):
+    # A stand-in tensorflow_datasets that explodes when imported; finding it must not import it.
+    fake = tmp_path / "tensorflow_datasets"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise RuntimeError('tensorflow_datasets was imported')\n")
+    code = ("import sys, jaxdis.data as d; rows = d.describe_sources(); "
+            "assert not any(m.split('.')[0] in ('tensorflow', 'tensorflow_datasets') "
+            "for m in sys.modules), sorted(sys.modules); "
+            "print([r['found'] for r in rows if r['source'] == 'tfds'])")
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{REPO}")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[True, True]"  # seen as installed, yet not imported
+
+
+def _fake_tfds(monkeypatch, load):
+    module = types.ModuleType("tensorflow_datasets")
+    module.__spec__ = importlib.machinery.ModuleSpec("tensorflow_datasets", None)
+    module.load = load
+    module.as_numpy = lambda pair: pair
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", module)
+
+
+def test_tfds_source_converts_to_the_same_arrays_and_splits(monkeypatch):
+    # tensorflow is not installed here: this drives the tfds code path with a stand-in module.
+    calls = []
+
+    def load(name, split, batch_size, as_supervised, download):
+        calls.append((name, split, batch_size, as_supervised, download))
+        n = {"train[:50000]": 5, "train[50000:]": 3, "test": 2}[split]
+        return np.full((n, 28, 28, 1), 255, np.uint8), np.arange(n, dtype=np.int64)
+
+    _fake_tfds(monkeypatch, load)
+    monkeypatch.delenv("JAXDIS_DATA_DIR", raising=False)
+    sizes = {}
+    for split in data.SPLITS:
+        images, labels = data.load_mnist(split, download=True)
+        assert images.dtype == np.float32 and images.shape[1:] == (28, 28)
+        assert images.max() == 1.0 and labels.dtype == np.int32
+        sizes[split] = len(images)
+    assert sizes == {"train": 5, "validation": 3, "test": 2}
+    assert calls[0] == ("mnist", "train[:50000]", -1, True, True)
+    assert [c[1] for c in calls] == ["train[:50000]", "train[50000:]", "test"]
+
+
+def test_tfds_without_prepared_data_falls_through_when_download_is_off(monkeypatch, tmp_path):
+    def load(name, split, batch_size, as_supervised, download):
+        raise AssertionError(f"Dataset {name}: could not find data")
+
+    _fake_tfds(monkeypatch, load)
+    monkeypatch.delenv("JAXDIS_DATA_DIR", raising=False)
+    monkeypatch.setattr(mnist_module, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-debian")
+    with pytest.raises(FileNotFoundError, match=r"tfds: fashion_mnist is not prepared .*could not "
+                                                r"find data.*pass download=True"):
+        data.load_fashion_mnist("test")
+    with pytest.raises(AssertionError, match="could not find data"):
+        data.load_fashion_mnist("test", download=True)  # asked to download: its failure shows
+
+
+# --------------------------------------------------------------------------- small data, labels
+
+
+def test_digits_8x8_are_sklearns_digits_scaled_to_unit_range():
+    from sklearn.datasets import load_digits
+
+    images, labels = data.load_digits_8x8()
+    reference = load_digits()
+    assert images.shape == (1797, 8, 8) and images.dtype == np.float32
+    assert labels.dtype == np.int32 and counts(labels) == np.bincount(reference.target).tolist()
+    assert images.min() == 0.0 and images.max() == 1.0
+    np.testing.assert_allclose(images, reference.images / 16.0, rtol=0, atol=1e-7)
+
+
+def test_binary_labels_default_is_0_to_4_versus_5_to_9():
+    labels = np.arange(10).repeat(2)
+    binary = data.binary_labels(labels)
+    assert binary.dtype == np.int32
+    assert binary.tolist() == [0] * 10 + [1] * 10
+    assert labels.tolist() == np.arange(10).repeat(2).tolist()  # the original is kept
+
+
+def test_binary_labels_custom_groups_and_any_shape():
+    labels = np.array([[0, 1], [2, 0]])
+    binary = data.binary_labels(labels, groups=((1, 2), (0,)))
+    assert binary.tolist() == [[1, 0], [0, 1]]
+
+
+@pytest.mark.parametrize("labels, groups, message", [
+    ([0, 1, 10], ((0, 1, 2, 3, 4), (5, 6, 7, 8, 9)), r"labels \[10\] are in no group"),
+    ([0, 1], ((0, 1), (1, 2)), r"groups overlap: label 1"),
+    ([0.0, 1.0], ((0,), (1,)), r"labels must be integers"),
+    ([0, 1], ((0, 1),), r"at least two groups"),
+])
+def test_binary_labels_errors(labels, groups, message):
+    with pytest.raises(ValueError, match=message):
+        data.binary_labels(np.array(labels), groups=groups)
