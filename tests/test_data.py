@@ -262,11 +262,12 @@ def test_missing_fashion_mnist_lists_every_place_and_how_to_supply_it(monkeypatc
                                                                        no_tfds):
     monkeypatch.setattr(mnist_module, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-debian")
     with pytest.raises(FileNotFoundError) as error:
-        data.load_fashion_mnist("train", data_dir=tmp_path / "mine")
+        data.load_fashion_mnist("train", data_dir=tmp_path)  # exists, holds nothing
     message = str(error.value)
     assert "Fashion-MNIST ('train') not found" in message
-    assert f"data_dir: {tmp_path / 'mine'}" in message
-    assert f"debian: {tmp_path / 'no-debian'}" in message
+    assert (f"data_dir: {tmp_path} or {tmp_path / 'fashion-mnist'} or "
+            f"{tmp_path / 'fashion_mnist'}: no complete set of the four IDX files") in message
+    assert f"debian: {tmp_path / 'no-debian'}: no such directory" in message
     assert "tfds: tensorflow_datasets 'fashion_mnist': not installed" in message
     assert "JAXDIS_DATA_DIR=DIR" in message and "t10k-images-idx3-ubyte[.gz]" in message
     assert "dataset-fashion-mnist" in message and "download=True" in message

@@ -129,11 +129,11 @@ def describe_sources(data_dir: str | os.PathLike | None = None) -> list[dict]:
 def _candidates(dataset: _Dataset, data_dir) -> list[_Candidate]:
     candidates = []
     if data_dir is not None:
-        candidates.append(_directory_candidate("data_dir", Path(data_dir), dataset))
+        candidates.append(_directory_candidate("data_dir", Path(data_dir).expanduser(), dataset))
     else:
         env = os.environ.get(DATA_DIR_ENV)
         if env:
-            candidates.append(_directory_candidate(DATA_DIR_ENV, Path(env), dataset))
+            candidates.append(_directory_candidate(DATA_DIR_ENV, Path(env).expanduser(), dataset))
         else:
             candidates.append(_Candidate(DATA_DIR_ENV, f"${DATA_DIR_ENV} is not set", False))
     if dataset.debian_dir:
@@ -151,6 +151,8 @@ def _directory_candidate(source: str, root: Path, dataset: _Dataset) -> _Candida
     found = _dir_with_files(root, dataset.subfolders, names)
     if found is not None:
         return _Candidate(source, str(found), True, found)
+    if not root.is_dir():
+        return _Candidate(source, f"{root}: no such directory", False)
     where = " or ".join([str(root)] + [str(root / sub) for sub in dataset.subfolders])
     return _Candidate(source, f"{where}: no complete set of the four IDX files", False)
 
