@@ -1,0 +1,204 @@
+"""The networks of Forced Apart (section 4, Fig. 1 and Fig. 4).
+
+Every classifier here ends the way Forced Apart Fig. 1 does: a penultimate layer FC1 with a ReLU,
+whose activations are clustered by KMeans, and FC2, a single unit whose sigmoid is the binary
+decision. Each ``__call__`` returns ``(logit, fc1)``:
+
+- ``logit``: (N,) the pre-sigmoid output of FC2 (train with a sigmoid cross-entropy on logits,
+  which is the paper's sigmoid plus binary cross-entropy, computed stably);
+- ``fc1``: (N, fc1_units) the ReLU activations of FC1: what L_multi (Forced Apart eq. 8), DeCov
+  and XCov act on, and what is clustered.
+
+FC1's weights, on which L_single acts (Forced Apart eq. 5-6), are :func:`fc1_weight_rows` of the
+parameters: one row per FC1 unit (Flax stores the kernel as (inputs, units), so the rows of eq. 6,
+"the rows of the weight matrix W_FC1 ... leading to different patterns of activations", are the
+columns of the kernel: each unit's incoming weights).
+
+Models:
+- :class:`SequenceClassifier`: the RNN of Fig. 1 (an LSTM, FC1 with ReLU, FC2 with a sigmoid),
+  for pen-stroke sequences (section 4.1) or MNIST read as 28 rows of 28 pixels.
+- :class:`SequenceAutoencoder`: an LSTM encoder, FC1 as the code, an LSTM decoder; the
+  "MNIST autoencoder" column of Table 1, trained with Forced Apart eq. 11.
+- :class:`TextClassifier`: the same RNN behind a word embedding, for DBPedia (section 4.3).
+- :class:`ConvClassifier`: VGG-16 blocks up to pool3, convolutions of 256 and 128 3x3 filters and
+  8 1x1 filters, FC1 of 15 units, FC2 of 1 (section 4.2, Fig. 4); :func:`cifar_cnn` is the paper's
+  size for 32x32 colour images, :func:`grey28_cnn` the same idea sized for 28x28 grey images.
+- :class:`MLPClassifier`: dense layers, then FC1 and FC2; a cheap model for MNIST images.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+FC1_UNITS = 15  # Forced Apart section 4.2: "a fully-connected layer of size 15 (FC1)"
+
+
+def _check_rank(name: str, x, rank: int, what: str) -> None:
+    if x.ndim != rank:
+        raise ValueError(f"{name}: expected {what} (rank {rank}), got shape {x.shape}")
+
+
+def _check_float(name: str, x) -> None:
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(f"{name}: expected a floating dtype, got {x.dtype}")
+
+
+class BinaryHead(nn.Module):
+    """FC1 (ReLU) then FC2 (one unit, the logit of the sigmoid decision): Forced Apart Fig. 1."""
+
+    fc1_units: int = FC1_UNITS
+
+    @nn.compact
+    def __call__(self, features):
+        fc1 = nn.relu(nn.Dense(self.fc1_units, name="fc1")(features))
+        logit = nn.Dense(1, name="fc2")(fc1)[:, 0]
+        return logit, fc1
+
+
+class SequenceClassifier(nn.Module):
+    """The RNN of Forced Apart Fig. 1: LSTM, FC1 with ReLU, FC2 with a sigmoid.
+
+    Input ``sequences`` (N, T, F) float; optional ``lengths`` (N,) int: the steps after a sequence's
+    length are padding, and the LSTM state fed to FC1 is the one at its last real step.
+    """
+
+    hidden: int = 128
+    fc1_units: int = FC1_UNITS
+
+    @nn.compact
+    def __call__(self, sequences, lengths=None):
+        _check_rank("sequences", sequences, 3, "(batch, time, features)")
+        _check_float("sequences", sequences)
+        (_, last_hidden), _ = nn.RNN(
+            nn.OptimizedLSTMCell(self.hidden), return_carry=True, name="rnn"
+        )(sequences, seq_lengths=lengths)
+        return BinaryHead(self.fc1_units, name="head")(last_hidden)
+
+
+class TextClassifier(nn.Module):
+    """The text RNN of Forced Apart section 4.3: word embedding, LSTM, FC1 (ReLU), FC2 (sigmoid).
+
+    Input ``tokens`` (N, T) int, 0 is padding; ``lengths`` (N,) int.
+    """
+
+    vocab_size: int
+    embed_dim: int = 64
+    hidden: int = 128
+    fc1_units: int = FC1_UNITS
+
+    @nn.compact
+    def __call__(self, tokens, lengths=None):
+        _check_rank("tokens", tokens, 2, "(batch, time) token ids")
+        if not jnp.issubdtype(tokens.dtype, jnp.integer):
+            raise TypeError(f"tokens: expected an integer dtype, got {tokens.dtype}")
+        embedded = nn.Embed(self.vocab_size, self.embed_dim, name="embed")(tokens)
+        (_, last_hidden), _ = nn.RNN(
+            nn.OptimizedLSTMCell(self.hidden), return_carry=True, name="rnn"
+        )(embedded, seq_lengths=lengths)
+        return BinaryHead(self.fc1_units, name="head")(last_hidden)
+
+
+class SequenceAutoencoder(nn.Module):
+    """A sequence autoencoder whose code is an FC1 of ReLU units (Table 1, "MNIST autoencoder").
+
+    Encoder: LSTM over (N, T, F); its last state goes through FC1 (ReLU), the representation that
+    is clustered and that L_multi (Forced Apart eq. 10-11) acts on. Decoder: the code, repeated at
+    every step, drives an LSTM whose outputs are mapped back to F features.
+    Returns ``(reconstruction (N, T, F), fc1 (N, fc1_units))``.
+    """
+
+    hidden: int = 128
+    fc1_units: int = FC1_UNITS
+
+    @nn.compact
+    def __call__(self, sequences, lengths=None):
+        _check_rank("sequences", sequences, 3, "(batch, time, features)")
+        _check_float("sequences", sequences)
+        _, steps, features = sequences.shape
+        (_, last_hidden), _ = nn.RNN(
+            nn.OptimizedLSTMCell(self.hidden), return_carry=True, name="encoder"
+        )(sequences, seq_lengths=lengths)
+        fc1 = nn.relu(nn.Dense(self.fc1_units, name="fc1")(last_hidden))
+        repeated = jnp.repeat(fc1[:, None, :], steps, axis=1)
+        decoded = nn.RNN(nn.OptimizedLSTMCell(self.hidden), name="decoder")(repeated)
+        return nn.Dense(features, name="out")(decoded), fc1
+
+
+class ConvClassifier(nn.Module):
+    """The CNN of Forced Apart section 4.2 and Fig. 4.
+
+    ``blocks``: VGG-16 blocks, each 3x3 convolutions (ReLU, same padding) then a 2x2 max-pool;
+    VGG-16 up to pool3 is ((64, 64), (128, 128), (256, 256, 256)). ``head``: then 3x3 convolutions
+    of 256 and 128 filters and a 1x1 convolution of 8 filters, flattened into FC1 and FC2.
+    Input ``images`` (N, H, W, C) float.
+    """
+
+    blocks: Sequence[Sequence[int]] = ((64, 64), (128, 128), (256, 256, 256))
+    head: Sequence[int] = (256, 128, 8)
+    fc1_units: int = FC1_UNITS
+
+    @nn.compact
+    def __call__(self, images):
+        _check_rank("images", images, 4, "(batch, height, width, channels)")
+        _check_float("images", images)
+        x = images
+        for block in self.blocks:
+            for features in block:
+                x = nn.relu(nn.Conv(features, (3, 3), padding="SAME")(x))
+            x = nn.max_pool(x, (2, 2), strides=(2, 2), padding="SAME")
+        *three_by_three, one_by_one = self.head
+        for features in three_by_three:
+            x = nn.relu(nn.Conv(features, (3, 3), padding="SAME")(x))
+        x = nn.relu(nn.Conv(one_by_one, (1, 1))(x))
+        return BinaryHead(self.fc1_units, name="head")(x.reshape(x.shape[0], -1))
+
+
+def cifar_cnn(width: float = 1.0) -> ConvClassifier:
+    """The paper's CNN for 32x32 colour images (VGG-16 to pool3: 32 -> 16 -> 8 -> 4).
+
+    ``width`` scales every convolution's filters (1.0 is the paper's model; the 8 1x1 filters
+    and FC1's 15 units are kept, since the representation's size is part of the method)."""
+    return ConvClassifier(blocks=_scaled(((64, 64), (128, 128), (256, 256, 256)), width),
+                          head=(*_scaled(((256, 128),), width)[0], 8))
+
+
+def grey28_cnn(width: float = 1.0) -> ConvClassifier:
+    """The same idea for 28x28 grey images: three VGG blocks (28 -> 14 -> 7 -> 4 with same
+    padding), the 256/128/8 head and FC1 of 15. ``width`` scales the filters as in
+    :func:`cifar_cnn`; 0.125 makes it trainable on a CPU."""
+    return cifar_cnn(width)
+
+
+def _scaled(blocks, width):
+    if width <= 0:
+        raise ValueError(f"width: expected a positive filter multiplier, got {width}")
+    return tuple(tuple(max(1, round(f * width)) for f in block) for block in blocks)
+
+
+class MLPClassifier(nn.Module):
+    """Dense ReLU layers, then FC1 (ReLU) and FC2 (sigmoid). Input (N, ...) float, flattened."""
+
+    hidden: Sequence[int] = (256,)
+    fc1_units: int = FC1_UNITS
+
+    @nn.compact
+    def __call__(self, inputs):
+        _check_float("inputs", inputs)
+        if inputs.ndim < 2:
+            raise ValueError(f"inputs: expected (batch, ...), got shape {inputs.shape}")
+        x = inputs.reshape(inputs.shape[0], -1)
+        for features in self.hidden:
+            x = nn.relu(nn.Dense(features)(x))
+        return BinaryHead(self.fc1_units, name="head")(x)
+
+
+def fc1_weight_rows(params) -> jax.Array:
+    """FC1's weight matrix with one row per FC1 unit, (fc1_units, inputs): the W of Forced Apart
+    eq. 6, whose rows L_single pushes apart. Works for every model of this module."""
+    params = params.get("params", params)
+    fc1 = params["head"]["fc1"] if "head" in params else params["fc1"]
+    return fc1["kernel"].T
