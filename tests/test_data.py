@@ -176,6 +176,14 @@ def test_a_corrupt_file_in_a_data_dir_is_an_error_not_a_fallback(tmp_path):
         data.load_mnist("test", data_dir=tmp_path)
 
 
+@needs_shared_mnist
+def test_mnist_files_are_not_served_as_fashion_mnist(monkeypatch):
+    monkeypatch.delenv("JAXDIS_DATA_DIR", raising=False)
+    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte.gz: not Fashion-MNIST: its "
+                                         r"label counts \[980, 1135, .*published \[1000, 1000"):
+        data.load_fashion_mnist("test", data_dir=SHARED_DATA / "mnist")
+
+
 def test_a_well_formed_file_of_the_wrong_shape_is_an_error(tmp_path, no_tfds):
     write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((60_000, 28, 28), np.uint8))
     write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros((60_000,), np.uint8))

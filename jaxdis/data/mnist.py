@@ -19,7 +19,9 @@ as int32 in 0..9. Sources, tried in this order until one holds the dataset:
 A directory source holds the four IDX files under LeCun's names (``train-images-idx3-ubyte``,
 ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each
 optionally ``.gz``) directly, or in a subfolder ``mnist/`` (MNIST) or ``fashion-mnist/`` /
-``fashion_mnist/`` (Fashion-MNIST); so one root can serve both datasets.
+``fashion_mnist/`` (Fashion-MNIST); so one root can serve both datasets. The two datasets share
+file names and format, so the loaders check the published label counts: Fashion-MNIST files read
+as MNIST (or the reverse) are an error, never silently the wrong data.
 
 With only the sample, "test" is the sample's 10,000 images and "train" / "validation" are its
 first 8,000 / last 2,000, with a one-time warning: good for demos, not for comparing with papers.
@@ -67,11 +69,18 @@ class _Dataset:
     tfds_name: str
     debian_dir: bool           # Debian packages it
     has_sample: bool           # jaxdis ships a sample of it
+    label_counts: dict         # split file -> published count of each class, 0..9
 
 
-_MNIST = _Dataset("mnist", "MNIST", ("mnist",), "mnist", debian_dir=False, has_sample=True)
+# The published label counts identify the dataset: MNIST and Fashion-MNIST files share names and
+# format, and a directory of one must not be read as the other.
+_MNIST = _Dataset("mnist", "MNIST", ("mnist",), "mnist", debian_dir=False, has_sample=True,
+                  label_counts={
+                      "train": (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
+                      "test": (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)})
 _FASHION = _Dataset("fashion_mnist", "Fashion-MNIST", ("fashion-mnist", "fashion_mnist"),
-                    "fashion_mnist", debian_dir=True, has_sample=False)
+                    "fashion_mnist", debian_dir=True, has_sample=False,
+                    label_counts={"train": (6000,) * 10, "test": (1000,) * 10})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,8 +222,7 @@ def _load(dataset: _Dataset, split: str, data_dir, download: bool, source: str |
 
 def _load_directory(directory: Path, split: str, dataset: _Dataset):
     split_file = "test" if split == "test" else "train"
-    expected = N_TEST_FILE if split == "test" else N_TRAIN_FILE
-    images, labels = _read_pair(directory, split_file, expected, dataset.title)
+    images, labels = _read_pair(directory, split_file, dataset)
     if split == "train":
         images, labels = images[:N_TRAIN], labels[:N_TRAIN]
     elif split == "validation":
@@ -223,7 +231,7 @@ def _load_directory(directory: Path, split: str, dataset: _Dataset):
 
 
 def _load_sample(split: str):
-    images, labels = _read_pair(SAMPLE_DIR, "test", N_TEST_FILE, "the shipped MNIST sample")
+    images, labels = _read_pair(SAMPLE_DIR, "test", _MNIST)
     if split == "train":
         images, labels = images[:N_SAMPLE_TRAIN], labels[:N_SAMPLE_TRAIN]
     elif split == "validation":
@@ -231,19 +239,26 @@ def _load_sample(split: str):
     return _to_float(images), labels.astype(np.int32)
 
 
-def _read_pair(directory: Path, split_file: str, expected: int, title: str):
+def _read_pair(directory: Path, split_file: str, dataset: _Dataset):
     """Reads and checks one images/labels file pair; returns the cached uint8 arrays."""
     image_name, label_name = IDX_FILES[split_file]
     image_path, label_path = _idx_path(directory, image_name), _idx_path(directory, label_name)
-    images, labels = read_idx_cached(image_path), read_idx_cached(label_path)
-    if images.dtype != np.uint8 or images.shape != (expected, 28, 28):
-        raise ValueError(f"{image_path}: expected {title} images as uint8 of shape "
-                         f"({expected}, 28, 28), got {images.dtype} {images.shape}")
+    expected = N_TEST_FILE if split_file == "test" else N_TRAIN_FILE
+    labels = read_idx_cached(label_path)
     if labels.dtype != np.uint8 or labels.shape != (expected,):
-        raise ValueError(f"{label_path}: expected {title} labels as uint8 of shape "
+        raise ValueError(f"{label_path}: expected {dataset.title} labels as uint8 of shape "
                          f"({expected},), got {labels.dtype} {labels.shape}")
-    if labels.max() > 9:
-        raise ValueError(f"{label_path}: labels must be 0..9, found {int(labels.max())}")
+    label_counts = tuple(np.bincount(labels, minlength=10).tolist())
+    if label_counts != dataset.label_counts[split_file]:
+        raise ValueError(
+            f"{label_path}: not {dataset.title}: its label counts {list(label_counts)} differ "
+            f"from {dataset.title}'s published {list(dataset.label_counts[split_file])}. If this "
+            f"folder holds another dataset, keep each in its own subfolder "
+            f"({', '.join(_MNIST.subfolders + _FASHION.subfolders)}) of the data directory.")
+    images = read_idx_cached(image_path)
+    if images.dtype != np.uint8 or images.shape != (expected, 28, 28):
+        raise ValueError(f"{image_path}: expected {dataset.title} images as uint8 of shape "
+                         f"({expected}, 28, 28), got {images.dtype} {images.shape}")
     return images, labels
 
 
