@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from jaxdis.data import sequences as seq
+from jaxdis.data.labels import binary_labels
 
 
 def _write_stroke_files(directory, prefix, index, steps, digit):
@@ -65,18 +66,18 @@ def test_stroke_loader_errors_name_the_problem(stroke_dir, tmp_path_factory):
         seq.load_stroke_sequences(directory, "train")
 
 
-def test_group_labels_follow_the_papers_splits():
-    np.testing.assert_array_equal(seq.group_labels(np.arange(10), seq.STROKE_GROUPS),
+def test_binary_tasks_follow_the_papers_splits():
+    np.testing.assert_array_equal(binary_labels(np.arange(10), seq.STROKE_GROUPS),
                                   [0] * 5 + [1] * 5)
-    dbpedia = seq.group_labels(np.arange(14), seq.DBPEDIA_GROUPS)
+    dbpedia = binary_labels(np.arange(14), seq.DBPEDIA_GROUPS)
     first = [seq.DBPEDIA_CLASSES[c] for c in np.flatnonzero(dbpedia == 0)]
     assert first == ["Company", "EducationalInstitution", "Artist", "Athlete", "OfficeHolder",
                      "MeanOfTransportation", "Building"]  # section 4.3
     cifar_second = [seq.CIFAR10_CLASSES[c]
-                    for c in np.flatnonzero(seq.group_labels(np.arange(10), seq.CIFAR10_GROUPS))]
+                    for c in np.flatnonzero(binary_labels(np.arange(10), seq.CIFAR10_GROUPS))]
     assert cifar_second == ["dog", "frog", "horse", "ship", "truck"]  # section 4.2
-    with pytest.raises(ValueError, match="neither group"):
-        seq.group_labels(np.array([0, 11]), seq.STROKE_GROUPS)
+    with pytest.raises(ValueError, match="no group"):
+        binary_labels(np.array([0, 11]), seq.STROKE_GROUPS)
 
 
 def test_cifar10_conversion_of_a_tfds_batch():

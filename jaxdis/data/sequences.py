@@ -11,8 +11,9 @@
   dependency (``pip install jaxdis[tfds]``) imported only when these loaders are called.
 
 Each dataset comes with the paper's binary task: two groups of original classes
-(:data:`STROKE_GROUPS`, :data:`CIFAR10_GROUPS`, :data:`DBPEDIA_GROUPS`); the model sees only the
-group, and clustering is scored against the original class.
+(:data:`STROKE_GROUPS`, :data:`CIFAR10_GROUPS`, :data:`DBPEDIA_GROUPS`), mapped to 0/1 by
+:func:`jaxdis.data.labels.binary_labels`; the model sees only the group, and clustering is scored
+against the original class.
 """
 
 from __future__ import annotations
@@ -48,23 +49,6 @@ class Sequences(NamedTuple):
     inputs: np.ndarray
     lengths: np.ndarray
     labels: np.ndarray
-
-
-def group_labels(labels, groups) -> np.ndarray:
-    """The binary task's labels: 0 for classes in ``groups[0]``, 1 for ``groups[1]``.
-
-    Every label must fall in exactly one group (a label in neither is an error, not a silent 0)."""
-    labels = np.asarray(labels)
-    if len(groups) != 2:
-        raise ValueError(f"groups: expected two groups of classes, got {len(groups)}")
-    first, second = (np.asarray(g) for g in groups)
-    if np.intersect1d(first, second).size:
-        raise ValueError(f"groups: classes {np.intersect1d(first, second).tolist()} in both")
-    in_first, in_second = np.isin(labels, first), np.isin(labels, second)
-    if not np.all(in_first | in_second):
-        missing = np.unique(labels[~(in_first | in_second)]).tolist()
-        raise ValueError(f"labels: classes {missing} belong to neither group of {groups}")
-    return in_second.astype(np.int32)
 
 
 # --------------------------------------------------------------------------- pen-stroke sequences
@@ -189,7 +173,7 @@ def _split_slices(split: str, validation_size: int) -> str:
 
 def load_cifar10(split: str, validation_size: int = 5000, data_dir=None):
     """CIFAR-10 through tfds: float32 (N, 32, 32, 3) in [0, 1] and int32 classes; validation is
-    the last ``validation_size`` training images. Binary labels: ``group_labels(y, CIFAR10_GROUPS)``.
+    the last ``validation_size`` training images. Binary labels: ``binary_labels(y, CIFAR10_GROUPS)``.
     """
     tfds = _tfds()
     batch = tfds.as_numpy(tfds.load("cifar10", split=_split_slices(split, validation_size),
@@ -247,7 +231,7 @@ def load_dbpedia(split: str, vocabulary: dict[str, int] | None = None, vocabular
     """DBPedia-14 through tfds's Hugging Face bridge (``huggingface:dbpedia_14``).
 
     Returns ``(Sequences, vocabulary)``; build the vocabulary on 'train' and pass it to the
-    other splits. Binary labels: ``group_labels(labels, DBPEDIA_GROUPS)`` (section 4.3).
+    other splits. Binary labels: ``binary_labels(labels, DBPEDIA_GROUPS)`` (section 4.3).
     """
     tfds = _tfds()
     batch = tfds.as_numpy(tfds.load("huggingface:dbpedia_14",
