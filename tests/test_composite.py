@@ -192,7 +192,8 @@ def test_rotated_composite_of_thesis_chapter_3_in_minus_one_to_one(digits):
 
 def test_rotated_composite_errors(digits):
     images, labels = digits
-    with pytest.raises(ValueError, match=r"classes_a and classes_b must be disjoint, both hold \[2\]"):
+    with pytest.raises(ValueError,
+                       match=r"classes_a and classes_b must be disjoint, both hold \[2\]"):
         data.make_rotated_composite(images, labels, classes_a=(1, 2), classes_b=(2, 3))
     with pytest.raises(ValueError, match=r"images must be square"):
         data.make_rotated_composite(images[:, :, :20], labels)

@@ -256,7 +256,8 @@ def test_fashion_mnist_from_debian_has_balanced_classes(monkeypatch, tmp_path):
 
 
 def test_unknown_split_lists_the_valid_ones():
-    with pytest.raises(ValueError, match=r"split must be one of train, validation, test; got 'val'"):
+    with pytest.raises(ValueError,
+                       match=r"split must be one of train, validation, test; got 'val'"):
         data.load_mnist("val")
 
 

@@ -3,7 +3,8 @@
 An IDX file (LeCun et al., http://yann.lecun.com/exdb/mnist/) is::
 
     bytes 0-1   zero
-    byte  2     dtype code: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64
+    byte  2     dtype code: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32,
+                0x0E float64
     byte  3     number of dimensions d
     d x 4 bytes each dimension, big-endian uint32
     the data, big-endian, in C order: exactly prod(dims) items
@@ -54,7 +55,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 def _parse_idx(raw: bytes, path: Path) -> np.ndarray:
     if len(raw) < 4:
-        raise ValueError(f"{path}: not an IDX file: {len(raw)} bytes, shorter than the 4-byte magic")
+        raise ValueError(f"{path}: not an IDX file: {len(raw)} bytes, shorter than the "
+                         "4-byte magic number")
     if raw[0] != 0 or raw[1] != 0:
         raise ValueError(
             f"{path}: not an IDX file: magic number starts with {raw[:2].hex()}, expected 0000")

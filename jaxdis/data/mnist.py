@@ -26,7 +26,7 @@ as MNIST (or the reverse) are an error, never silently the wrong data.
 With only the sample, "test" is the sample's 10,000 images and "train" / "validation" are its
 first 8,000 / last 2,000, with a one-time warning: good for demos, not for comparing with papers.
 
-tensorflow-datasets caveat: tfds shuffles examples when it prepares a dataset, so its
+tensorflow-datasets caveat: tfds shuffles examples when it prepares a dataset (its default), so its
 "train[50000:]" is a different 10,000 images from the IDX file's last 10,000; prefer IDX files
 to reproduce the source works' validation split exactly.
 """
@@ -46,9 +46,9 @@ from jaxdis.data.idx import read_idx_cached
 SPLITS = ("train", "validation", "test")
 SOURCES = ("data_dir", "JAXDIS_DATA_DIR", "debian", "tfds", "sample")
 DATA_DIR_ENV = "JAXDIS_DATA_DIR"
-N_TRAIN = 50_000          # the first N_TRAIN images of the training file are "train"
-N_TRAIN_FILE = 60_000     # the rest of the training file is "validation"
-N_TEST_FILE = 10_000
+N_TRAIN = 50_000          # "train" is the training file's first 50,000, "validation" the rest
+N_TRAIN_FILE = 60_000     # images in the training file
+N_TEST_FILE = 10_000      # images in the test file
 N_SAMPLE_TRAIN = 8_000    # with only the shipped sample: its first 8,000 images are "train"
 
 # Module attributes rather than constants in the functions, so tests can point them elsewhere.
