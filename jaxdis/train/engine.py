@@ -185,6 +185,17 @@ def train_step(program: Program, stage: Stage, state: TrainState, batch: jax.Arr
                           step=state.step + 1, died_at_step=died_at), losses
 
 
+def _n_examples(x) -> int:
+    """The number of examples in ``x``: an array, or a pytree of arrays (images and labels, say)
+    sharing their leading axis; a minibatch is the same pytree cut along that axis."""
+    sizes = {leaf.shape[0] if leaf.ndim else None for leaf in jax.tree.leaves(x)}
+    if len(sizes) != 1 or None in sizes:
+        shapes = [leaf.shape for leaf in jax.tree.leaves(x)]
+        raise ValueError(f"x: expected an array or a pytree of arrays sharing a leading example "
+                         f"axis, got leaves of shapes {shapes}")
+    return sizes.pop()
+
+
 def minibatch_indices(key: jax.Array, n_train: int, batch_size: int) -> jax.Array:
     """(n_train // batch_size, batch_size) indices of one epoch: a permutation, tail dropped."""
     n_batches = n_train // batch_size
@@ -198,12 +209,13 @@ def run_one_epoch(program: Program, stage: Stage, state: TrainState, x: jax.Arra
                   probe_x: jax.Array, epoch: jax.Array) -> tuple[TrainState, dict]:
     """One epoch of one seed: a `lax.scan` over minibatches, then the probe metrics."""
     key, perm_key, steps_key, probe_key = jax.random.split(state.key, 4)
-    batches = minibatch_indices(perm_key, x.shape[0], program.batch_size)
+    batches = minibatch_indices(perm_key, _n_examples(x), program.batch_size)
     step_keys = jax.random.split(steps_key, batches.shape[0])
 
     def body(carry, inputs):
         indices, step_key = inputs
-        carry, losses = train_step(program, stage, carry, x[indices], step_key, epoch)
+        batch = jax.tree.map(lambda leaf: leaf[indices], x)
+        carry, losses = train_step(program, stage, carry, batch, step_key, epoch)
         return carry, losses
 
     state, losses = jax.lax.scan(body, state._replace(key=key), (batches, step_keys))
@@ -306,9 +318,7 @@ def run_program(program: Program, states: TrainState, x: jax.Array, probe_x: jax
     """
     if epochs_per_call < 1:
         raise ValueError(f"epochs_per_call: expected >= 1, got {epochs_per_call}")
-    if x.ndim != 2 or probe_x.ndim != 2 or x.shape[1] != probe_x.shape[1]:
-        raise ValueError(f"x and probe_x: expected (n, features) arrays with equal features, got "
-                         f"{x.shape} and {probe_x.shape}")
+    _n_examples(x)  # checks that every leaf of x has the same leading (example) axis
     for stage_index in range(start.stage, len(program.stages)):
         stage = program.stages[stage_index]
         epoch = start.epoch if stage_index == start.stage else 0
