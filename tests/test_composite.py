@@ -324,3 +324,15 @@ def test_load_composite_errors_before_loading():
     with pytest.raises(ValueError, match=r"source must be one of mnist, fashion_mnist"):
         data.load_composite("additive", source="cifar10")
 
+
+
+@pytest.mark.skipif(not mnist_module.DEBIAN_FASHION_MNIST_DIR.is_dir(),
+                    reason="Debian's dataset-fashion-mnist is not installed")
+def test_load_composite_from_fashion_mnist(monkeypatch, tmp_path):
+    monkeypatch.setenv("JAXDIS_DATA_DIR", str(tmp_path))  # empty: Debian's folder serves
+    composite = data.load_composite("simple", split="test", n_pairs=100, seed=0,
+                                    source="fashion-mnist")
+    images, labels = data.load_fashion_mnist("test")
+    assert composite.x.shape == (100, 28, 56)
+    np.testing.assert_array_equal(composite.cause_a[:, :, :28], images[composite.index_a])
+    np.testing.assert_array_equal(composite.label_a, labels[composite.index_a])
