@@ -1,0 +1,115 @@
+"""The analyses of thesis ch. 4: activity along an inference chain (eq. 4.8), unit configurations
+(eq. 4.10, 4.11), the permutation-matched model difference (eq. 4.12), interpolation between a
+unit pair (eq. 4.13), and the share of the data's variation each cause explains (our measure for
+"one cause becomes a bias", thesis section 4.4, Fig. 4.9)."""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from jaxdis.energy import _checks
+from jaxdis.energy import broadnet as bn
+from jaxdis.energy import exact
+
+
+def activity(trace_a: jax.Array, trace_b: jax.Array) -> jax.Array:
+    """activity_t = sum_j |h^a_j(t) - h^a_j(t-1)| + sum_j |h^b_j(t) - h^b_j(t-1)| (thesis eq. 4.8),
+    on mean-field activations after each iteration t = 1..T, with every activation 0.5 at t = 0.
+
+    trace_a (T, ..., Na), trace_b (T, ..., Nb) as returned by ``sampling.posterior_chain``;
+    returns (T, ...)."""
+    if trace_a.shape[:-1] != trace_b.shape[:-1]:
+        raise ValueError(f"trace_a, trace_b: expected the same (steps, ...) leading shape, got "
+                         f"{trace_a.shape} and {trace_b.shape}")
+
+    def change(trace):
+        previous = jnp.concatenate([jnp.full_like(trace[:1], 0.5), trace[:-1]])
+        return jnp.sum(jnp.abs(trace - previous), -1)
+
+    return change(trace_a) + change(trace_b)
+
+
+def matched_distance(rows_1, rows_2) -> float:
+    """min over row permutations P of ||P rows_1 - rows_2||^2 (squared Frobenius, the thesis's
+    default norm), solved as an assignment problem (scipy's linear_sum_assignment)."""
+    rows_1, rows_2 = np.asarray(rows_1, np.float64), np.asarray(rows_2, np.float64)
+    if rows_1.shape != rows_2.shape or rows_1.ndim != 2:
+        raise ValueError(f"expected two weight matrices of the same (units, D) shape, got "
+                         f"{rows_1.shape} and {rows_2.shape}")
+    cost = np.sum((rows_1[:, None, :] - rows_2[None, :, :]) ** 2, -1)
+    i, j = linear_sum_assignment(cost)
+    return float(cost[i, j].sum())
+
+
+def model_difference(params_1: bn.BroadnetParams, params_2: bn.BroadnetParams) -> float:
+    """min_P ||P W1 - W2||^2 + min_Q ||Q V1 - V2||^2 over unit permutations P, Q within each cause
+    (thesis eq. 4.12, the 'model difference'; biases are not compared, as in the thesis)."""
+    bn.check_params(params_1, "params_1")
+    bn.check_params(params_2, "params_2")
+    return matched_distance(params_1.W, params_2.W) + matched_distance(params_1.V, params_2.V)
+
+
+def unit_configurations(params: bn.BroadnetParams, drop_mirrors: bool = True):
+    """Every way to split the Na + Nb units into a cause A of Na units and a cause B of Nb units
+    (thesis eq. 4.10, 4.11): with U = [W; V], c = [a, b] and an index set I (|I| = Na), J its
+    complement, the Broadnet (U_I, U_J, c_I, c_J).
+
+    Returns (stacked BroadnetParams with a leading configuration axis, index sets (K, Na)); the
+    first configuration is the original (I = 0..Na-1). When Na = Nb, I and J describe the same
+    model with the causes' names swapped; ``drop_mirrors`` keeps one of each pair (sets holding
+    unit 0): C(2N, N) / 2 configurations, 126 for 5 + 5 units (the thesis counts 120).
+    """
+    bn.check_params(params)
+    num_a, num_b = params.W.shape[0], params.V.shape[0]
+    units, biases = jnp.concatenate([params.W, params.V]), jnp.concatenate([params.a, params.b])
+    index_sets = [I for I in itertools.combinations(range(num_a + num_b), num_a)
+                  if not (drop_mirrors and num_a == num_b and 0 not in I)]
+    index_sets = np.asarray(index_sets, np.int32).reshape(len(index_sets), num_a)
+    complements = np.asarray([[u for u in range(num_a + num_b) if u not in I]
+                              for I in index_sets], np.int32).reshape(len(index_sets), num_b)
+    configs = bn.BroadnetParams(units[index_sets], units[complements], biases[index_sets],
+                                biases[complements])
+    return configs, index_sets
+
+
+def interpolate_units(params: bn.BroadnetParams, j: int, k: int, alpha) -> bn.BroadnetParams:
+    """Blend unit j of cause A with unit k of cause B (thesis eq. 4.13):
+
+        W'_j = alpha W_j + (1 - alpha) V_k,    a'_j = alpha a_j + (1 - alpha) b_k,
+        V'_k = (1 - alpha) W_j + alpha V_k,    b'_k = (1 - alpha) a_j + alpha b_k.
+
+    alpha = 1 is the original model, alpha = 0 the two units swapped."""
+    bn.check_params(params)
+    if not (0 <= j < params.W.shape[0] and 0 <= k < params.V.shape[0]):
+        raise ValueError(f"j, k: expected a unit of cause A (0..{params.W.shape[0] - 1}) and of "
+                         f"cause B (0..{params.V.shape[0] - 1}), got {j}, {k}")
+    W_j, V_k, a_j, b_k = params.W[j], params.V[k], params.a[j], params.b[k]
+    return bn.BroadnetParams(
+        params.W.at[j].set(alpha * W_j + (1 - alpha) * V_k),
+        params.V.at[k].set((1 - alpha) * W_j + alpha * V_k),
+        params.a.at[j].set(alpha * a_j + (1 - alpha) * b_k),
+        params.b.at[k].set((1 - alpha) * a_j + alpha * b_k),
+    )
+
+
+def cause_variance_shares(params: bn.BroadnetParams, x: jax.Array, sigma) -> jax.Array:
+    """The share of the variation of the model's reconstructions that each cause carries, (2,).
+
+    With the exact posterior means E[phi_a | x] and E[phi_b | x] over the examples of x (B, D),
+    share_c = sum_i Var_x(E[phi_c,i | x]) / (the same summed over both causes). A cause whose
+    share is near 0 reconstructs (almost) the same image for every input: it has become a bias
+    (thesis section 4.4, Fig. 4.9; the thesis gives no formula, this is ours). Exact, so small
+    models only (``exact.log_posterior``)."""
+    _checks.check_batch(x, "x", params.num_visible)
+    post = jnp.exp(exact.log_posterior(params, x, sigma))  # (B, Ka, Kb)
+    h_a = exact.configurations(params.W.shape[0], x.dtype)
+    h_b = exact.configurations(params.V.shape[0], x.dtype)
+    mean_phi_a = jnp.sum(post, 2) @ (h_a @ params.W)
+    mean_phi_b = jnp.sum(post, 1) @ (h_b @ params.V)
+    spread = jnp.stack([jnp.sum(jnp.var(mean_phi_a, 0)), jnp.sum(jnp.var(mean_phi_b, 0))])
+    return spread / jnp.maximum(jnp.sum(spread), jnp.finfo(x.dtype).tiny)
