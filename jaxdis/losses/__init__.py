@@ -1,0 +1,52 @@
+"""Pure losses of the source works: functions of arrays (and PRNG keys) returning scalars.
+
+Every loss takes the batch on axis 0, works under `jit`, `vmap` and `grad`, checks the static
+shapes and dtypes of its inputs (errors name the argument), and cites its equation:
+
+- Cheung et al. (2015): `xcov` (eq. 6), `semi_supervised_objective` (eq. 3-6); `decov` (Cogswell
+  et al. 2015, a Forced Apart baseline).
+- Forced Apart (ICLR 2018 submission): `forced_apart_single` (eq. 5-7), `forced_apart_multi`
+  (eq. 8-9), `forced_apart_multi_unsupervised` (eq. 10), `forced_apart_autoencoder` (eq. 11).
+- Thesis ch. 9, the DDN: `ddn_predictive_loss` (eq. 9.5), `ddn_encoding_loss` (eq. 9.6),
+  `ddn_finetune_encoding_loss` (eq. 9.11), `ddn_denoise` (eq. 9.12), and `grad_by_role`, the
+  gradient routing of eq. 9.7.
+- Thesis ch. 8: `split_autoencoder_loss` (the Additive Split Autoencoder).
+- Thesis section 9.1, rejected alternatives: `cda_penalty` (eq. 9.1), `mmd` (eq. 9.2),
+  `meannn_mi` (eq. 9.3-9.4).
+"""
+
+from jaxdis.losses.alternatives import cda_penalty, meannn_mi, mmd
+from jaxdis.losses.ddn import (
+    ddn_denoise,
+    ddn_encoding_loss,
+    ddn_finetune_encoding_loss,
+    ddn_predictive_loss,
+)
+from jaxdis.losses.forced_apart import (
+    forced_apart_autoencoder,
+    forced_apart_multi,
+    forced_apart_multi_unsupervised,
+    forced_apart_single,
+)
+from jaxdis.losses.routing import grad_by_role
+from jaxdis.losses.split_autoencoder import split_autoencoder_loss
+from jaxdis.losses.xcov import decov, semi_supervised_objective, xcov
+
+__all__ = [
+    "cda_penalty",
+    "ddn_denoise",
+    "ddn_encoding_loss",
+    "ddn_finetune_encoding_loss",
+    "ddn_predictive_loss",
+    "decov",
+    "forced_apart_autoencoder",
+    "forced_apart_multi",
+    "forced_apart_multi_unsupervised",
+    "forced_apart_single",
+    "grad_by_role",
+    "meannn_mi",
+    "mmd",
+    "semi_supervised_objective",
+    "split_autoencoder_loss",
+    "xcov",
+]
