@@ -50,7 +50,7 @@ from jaxdis.energy import grbm as grbm_lib
 # device finishes; int32 configuration indices stay exact below 2^31.
 MAX_ENUMERATED_UNITS = 30
 # Elements (batch x configurations x units) in one chunk of the enumeration when chunk_size=None.
-DEFAULT_CHUNK_ELEMENTS = 2**22
+DEFAULT_CHUNK_ELEMENTS = 2**20
 METHODS = ("fast", "brute")
 
 
