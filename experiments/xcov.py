@@ -122,7 +122,7 @@ def check_config(config: XCovConfig) -> None:
 class TrainSettings:
     """What one compiled program depends on (hashable: it keys the program cache)."""
 
-    model: str
+    model: cheung.XCovAutoencoder  # Flax modules compare and hash by their fields
     epochs: int
     batch_size: int
     n_train: int  # length of the per-example label mask in the "setting" role
@@ -170,7 +170,7 @@ def evaluate(model, variables, images, labels):
 
     y_logits, z, x_hat = model.apply(variables, images)
     return {"accuracy": jnp.mean(jnp.argmax(y_logits, -1) == labels),
-            "reconstruction": jnp.mean(jnp.sum((images - x_hat) ** 2, axis=(1, 2))),
+            "reconstruction": jnp.mean(jnp.sum((images - x_hat).reshape(len(images), -1) ** 2, 1)),
             "xcov": xcov(jax.nn.softmax(y_logits), z)}
 
 
@@ -178,7 +178,7 @@ def evaluate(model, variables, images, labels):
 def xcov_program(settings: TrainSettings) -> train.Program:
     """The engine program: role "model" (AdaDelta), role "setting" (constants, never trained);
     the probe set is the validation set, scored every epoch for model selection."""
-    model = model_of(settings.model)
+    model = settings.model
 
     def init_params(key):
         variables = model.init(key, jnp.zeros((1,) + model.image_shape))
@@ -280,7 +280,8 @@ def evaluate_stack(model, variables_stack, images, labels, chunk: int = 5000) ->
               for i in range(0, len(images), chunk)]
     y_logits = jnp.concatenate([p[0] for p in pieces], axis=1)
     z = jnp.concatenate([p[1] for p in pieces], axis=1)
-    errors = jnp.concatenate([jnp.sum((jnp.asarray(images[i:i + chunk]) - p[2]) ** 2, axis=(2, 3))
+    errors = jnp.concatenate([jnp.sum(((jnp.asarray(images[i:i + chunk]) - p[2]) ** 2).reshape(
+        p[2].shape[0], p[2].shape[1], -1), axis=2)
                               for i, p in zip(range(0, len(images), chunk), pieces)], axis=1)
     labels = jnp.asarray(labels)
     return {"accuracy": np.asarray(jnp.mean(jnp.argmax(y_logits, -1) == labels, axis=1)),
@@ -332,7 +333,8 @@ def study_table2(config: XCovConfig, splits, run_dir, log) -> dict:
         splits["train"], splits["validation"], splits["test"])
     gammas = (config.gamma,) + tuple(config.ablation_gammas)
     entries = [(g, s) for g in gammas for s in range(config.seeds)]
-    settings = TrainSettings(config.model, config.epochs, config.batch_size, len(x_train),
+    model = model_of(config.model)
+    settings = TrainSettings(model, config.epochs, config.batch_size, len(x_train),
                              config.learning_rate, config.rho, config.eps, config.max_norm)
     start = time.perf_counter()
     variables, best_epoch, history = train_models(
@@ -340,7 +342,6 @@ def study_table2(config: XCovConfig, splits, run_dir, log) -> dict:
         [np.ones(len(x_train), np.float32)] * len(entries), on_device(x_train, y_train, True),
         on_device(x_val, y_val), config.selection, config.seed, log, "table2")
     train_seconds = time.perf_counter() - start
-    model = model_of(config.model)
     on_val = evaluate_stack(model, variables, x_val, y_val)
     on_test = evaluate_stack(model, variables, x_test, y_test)
     on_train = evaluate_stack(model, variables, x_train, y_train)
@@ -481,8 +482,8 @@ def parzen_study(config, model, variables, on_train, index, splits) -> dict:
     decode = jax.jit(lambda y, z: model.apply(variables, y, z, method=model.decode))
     samples = np.concatenate([np.asarray(decode(y[i:i + 2000], z[i:i + 2000]))
                               for i in range(0, n, 2000)]).reshape(n, -1)
-    validation = x_val[:config.parzen_test].reshape(-1, 784)
-    test = x_test[:config.parzen_test].reshape(-1, 784)
+    validation = x_val[:config.parzen_test].reshape(min(config.parzen_test, len(x_val)), -1)
+    test = x_test[:config.parzen_test].reshape(min(config.parzen_test, len(x_test)), -1)
     rng = np.random.default_rng(config.seed)
     training = x_train[rng.choice(len(x_train), n, replace=False)].reshape(n, -1)
     result = {"samples": n, "test_images": len(test)}
@@ -512,10 +513,10 @@ def study_labels(config: XCovConfig, splits, log) -> dict:
         splits["train"], splits["validation"], splits["test"])
     counts = list(config.labelled_per_class)
     masks = [label_mask(y_train, k, config.seed + k) for k in counts]
-    settings = TrainSettings(config.model, config.labels_epochs, config.batch_size, len(x_train),
+    model = model_of(config.model)
+    settings = TrainSettings(model, config.labels_epochs, config.batch_size, len(x_train),
                              config.learning_rate, config.rho, config.eps, config.max_norm)
     weights = [(config.alpha, config.beta, config.gamma)] * len(counts)
-    model = model_of(config.model)
     variables, _, _ = train_models(settings, [0] * len(counts), weights, masks,
                                    on_device(x_train, y_train, True), on_device(x_val, y_val),
                                    config.selection, config.seed, log, "labels_with_unlabelled")
@@ -525,7 +526,7 @@ def study_labels(config: XCovConfig, splits, log) -> dict:
     for k, mask in zip(counts, masks):
         keep = np.flatnonzero(mask)
         batches = max(1, len(keep) // config.batch_size)
-        subset = TrainSettings(config.model, -(-steps // batches), min(config.batch_size, len(keep)),
+        subset = TrainSettings(model, -(-steps // batches), min(config.batch_size, len(keep)),
                                len(keep), config.learning_rate, config.rho, config.eps,
                                config.max_norm)
         v, _, _ = train_models(subset, [0], [weights[0]], [np.ones(len(keep), np.float32)],
