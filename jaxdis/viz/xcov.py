@@ -86,7 +86,7 @@ def jacobian_figure(images, spectra: Mapping[str, np.ndarray], title: str = ""):
     """Cheung et al. Fig. 5b and 5e. ``images`` (classes, latent, H, W): ∂x̂/∂z_j as images (red
     positive, blue negative); ``spectra`` {layer: (classes, units)} normalised singular values,
     one line per class (Fig. 5e: red {y, z}, blue h_-3, green h_-2)."""
-    fig, axes = _figure(1, 2, figsize=(8, 4.2), gridspec_kw={"width_ratios": [1, 1.6]})
+    fig, axes = _figure(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1.5, 1]})
     images = np.asarray(images)
     _show(axes[0], np.swapaxes(images, 0, 1), "∂x̂/∂z (rows z1, z2; columns classes)",
           symmetric=True, row_labels=[f"z{j + 1}" for j in range(images.shape[1])],
