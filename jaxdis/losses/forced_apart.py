@@ -18,6 +18,8 @@ matrix product of probabilities and log-probabilities, (B, N); JS: (B, N, D)) in
 body is rematerialised under `grad`, so peak memory grows as B*N (B*N*D for JS), not N^2.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -40,6 +42,8 @@ def _divergences_from(p_i, log_p_i, p, log_p, divergence):
     return 0.5 * (kl_i_mid + kl_j_mid)
 
 
+# Jitted so that eager callers get one compiled scan instead of op-by-op dispatch.
+@functools.partial(jax.jit, static_argnames=("divergence", "rows_per_block"))
 def _pairwise_hinge_sum(logits, groups, margin, divergence, rows_per_block):
     """sum over ordered pairs i != j with groups[i] == groups[j] of max(0, m - D(p_i || p_j))."""
     log_p = jax.nn.log_softmax(logits, axis=-1)
