@@ -179,7 +179,7 @@ def test_traversal_grid_sweeps_one_latent_per_class():
     np.testing.assert_allclose(grid[3, 0], expected[0], rtol=1e-5, atol=1e-6)
 
 
-def test_decoder_jacobian_matches_finite_differences_and_drops_inactive_units():
+def test_decoder_jacobian_is_the_product_of_masked_weights_and_drops_inactive_units():
     model, params = _small_with_params("mnist")
     y, z = jax.nn.one_hot(4, 10), jnp.array([0.3, -0.2])
     jacs = cheung.decoder_jacobians(model, params, y, z)
