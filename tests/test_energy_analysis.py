@@ -105,3 +105,24 @@ def test_variance_share_finds_a_cause_that_is_a_bias():
     assert shares[1] < 1e-3 and shares[0] > 0.999
     np.testing.assert_allclose(jnp.sum(analysis.cause_variance_shares(model, x, 1.0)), 1.0,
                                rtol=1e-6)
+
+
+def test_cause_recovery_is_one_for_the_generating_split_and_not_for_a_mixed_one():
+    # Units on separate pixels (orthogonal rows): the posterior is exact and factorial, and with
+    # sigma = 0.1 a point mass on the generating state.
+    rows = 2 * np.eye(6, dtype=np.float32)
+    rng = np.random.default_rng(2)
+    h_a, h_b = rng.integers(0, 2, (50, 2)), rng.integers(0, 2, (50, 2))
+    cause_a = jnp.asarray(h_a @ rows[[0, 1]])
+    cause_b = jnp.asarray(h_b @ rows[[2, 3]])
+    x, bias = cause_a + cause_b, jnp.full(2, -2.0 / 0.01)  # -||row||^2 / (2 sigma^2)
+
+    def model(units_a, units_b):
+        return BroadnetParams(jnp.asarray(rows[units_a]), jnp.asarray(rows[units_b]), bias, bias)
+
+    generating = analysis.cause_recovery(model([0, 1], [2, 3]), x, cause_a, cause_b, 0.1)
+    np.testing.assert_allclose(generating, 1.0, atol=1e-4)
+    renamed = analysis.cause_recovery(model([2, 3], [0, 1]), x, cause_a, cause_b, 0.1)
+    np.testing.assert_allclose(renamed, 1.0, atol=1e-4)  # the causes' names do not matter
+    mixed = analysis.cause_recovery(model([0, 2], [1, 3]), x, cause_a, cause_b, 0.1)
+    assert np.all(np.asarray(mixed) < 0.7), mixed
