@@ -483,7 +483,7 @@ def parzen_study(config, model, variables, on_train, index, splits) -> dict:
     """Cheung et al. Table 5: the Parzen-window log-likelihood (nats) of test images under decoded
     samples, bandwidth chosen on validation images (Goodfellow et al. 2014's procedure), and the
     empirical upper bound from the same number of training images in place of the samples."""
-    from jaxdis.metrics import parzen_log_likelihood, select_parzen_bandwidth
+    from jaxdis.metrics import parzen_log_densities, select_parzen_bandwidth
 
     (x_train, _), (x_val, _), (x_test, _) = splits["train"], splits["validation"], splits["test"]
     n = min(config.parzen_samples, len(x_train))
@@ -498,21 +498,15 @@ def parzen_study(config, model, variables, on_train, index, splits) -> dict:
     training = x_train[rng.choice(len(x_train), n, replace=False)].reshape(n, -1)
     result = {"samples": n, "test_images": len(test)}
     for name, centres in (("model", samples), ("train_images_upper_bound", training)):
-        bandwidth = _scalar(select_parzen_bandwidth(jnp.asarray(centres), jnp.asarray(validation),
-                                                    jnp.asarray(config.parzen_bandwidths)))
-        value = parzen_log_likelihood(jnp.asarray(centres), jnp.asarray(test), bandwidth)
-        result[name] = {"bandwidth": bandwidth, **_parzen_value(value)}
+        bandwidth, validation_ll = select_parzen_bandwidth(
+            jnp.asarray(centres), jnp.asarray(validation), jnp.asarray(config.parzen_bandwidths))
+        log_p = np.asarray(parzen_log_densities(jnp.asarray(centres), jnp.asarray(test),
+                                                bandwidth), np.float64)
+        result[name] = {"bandwidth": float(bandwidth),
+                        "validation_log_likelihood_per_bandwidth": np.asarray(validation_ll).tolist(),
+                        "log_likelihood": float(log_p.mean()),
+                        "standard_error": float(log_p.std() / np.sqrt(log_p.size))}
     return result
-
-
-def _parzen_value(value) -> dict:
-    if isinstance(value, dict):
-        return {k: float(np.asarray(v)) for k, v in value.items() if np.ndim(v) == 0}
-    value = np.asarray(value)
-    if value.ndim == 0:
-        return {"log_likelihood": float(value)}
-    return {"log_likelihood": float(value.mean()),
-            "standard_error": float(value.std() / np.sqrt(value.size))}
 
 
 def study_labels(config: XCovConfig, splits, log) -> dict:

@@ -155,3 +155,32 @@ def test_registered_with_the_cli():
     experiment = registry.get("xcov")
     config = experiment.make_config(None)
     assert config.dataset == "mnist" and config.seeds >= 1
+
+
+@pytest.mark.slow
+def test_the_whole_experiment_runs_at_a_tiny_scale(tmp_path):
+    import dataclasses
+    import json
+
+    from jaxdis.data import load_mnist
+    from jaxdis.runs import RunDir
+
+    try:
+        images, _ = load_mnist("train")
+    except Exception as error:  # noqa: BLE001 - any missing-data error
+        pytest.skip(f"MNIST not available: {error}")
+    if len(images) < 50_000:
+        pytest.skip("only the shipped MNIST sample is available")
+    config = dataclasses.replace(
+        xcov.make_config(None), seeds=1, epochs=2, train_examples=2000, labels_epochs=1,
+        labelled_per_class=(10,), parzen_samples=300, parzen_test=100, n_shown=3)
+    run_dir = RunDir(tmp_path / "run")
+    summary = xcov.run(config, run_dir)
+    json.dumps(summary, default=float)
+    rows = summary["table2"]["rows"]
+    assert set(rows) == {"gamma=10", "gamma=0"}
+    assert rows["gamma=10"]["test_accuracy"]["mean"] > 0.5  # 2000 images, 2 epochs: far above 0.1
+    assert summary["table2"]["parzen"]["train_images_upper_bound"]["log_likelihood"] > \
+        summary["table2"]["parzen"]["model"]["log_likelihood"] - 1000  # finite, comparable
+    assert (run_dir.path / "xcov.md").read_text().startswith("# XCov")
+    assert len(list(run_dir.figures.glob("xcov_*.png"))) >= 8
