@@ -23,7 +23,7 @@ def test_figures_render(tmp_path):
     figures = {
         "hist": viz.z_histogram(rng.normal(0, 0.35, (500, 2))),
         "traversal": viz.traversal_figure({"z1": rng.random((10, 9, 28, 28)),
-                                           "z2": rng.random((10, 9, 28, 28))}, 0.35),
+                                           "z2": rng.random((10, 9, 28, 28))}),
         "jacobian": viz.jacobian_figure(rng.normal(size=(10, 2, 28, 28)),
                                         {"{y, z}": rng.random((10, 12)),
                                          "h-3": rng.random((10, 500))}),

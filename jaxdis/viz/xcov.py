@@ -69,15 +69,16 @@ def z_histogram(z, title: str = ""):
     return fig
 
 
-def traversal_figure(grids: Mapping[str, np.ndarray], sigma: float):
+def traversal_figure(grids: Mapping[str, np.ndarray]):
     """Cheung et al. Fig. 4b, c: one panel per latent unit; rows are classes, columns sweep that
-    unit over [-2 sigma, 2 sigma] with the others at zero. ``grids`` {title: (classes, steps, H, W)}."""
+    unit over [-2 sigma, 2 sigma] with the others at zero. ``grids`` {title: (classes, steps, H, W)}
+    (put each unit's sigma in its title)."""
     fig, axes = _figure(1, len(grids), figsize=(3.2 * len(grids), 3.6), squeeze=False)
     for ax, (title, grid) in zip(axes[0], grids.items()):
         steps = grid.shape[1]
         labels = [""] * steps
         labels[0], labels[-1] = "-2σ", "+2σ"
-        _show(ax, grid, f"{title} (σ = {sigma:.3f})", row_labels=list(range(grid.shape[0])),
+        _show(ax, grid, title, row_labels=list(range(grid.shape[0])),
               col_labels=labels)
     return fig
 
