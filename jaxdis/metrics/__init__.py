@@ -5,13 +5,20 @@ JAX functions (jit- and vmap-friendly):
   parzen_log_likelihood   Parzen-window log-likelihood of generated samples (Cheung et al. Table 5)
   parzen_log_densities    the same, per point
   select_parzen_bandwidth sigma chosen on validation data
+  pair_recognition        do single-cause reconstructions show the two true digits?
+  cause_recovery          share of the causes' variance the reconstructions explain
+  read_digits             how reconstructions are turned into 28x28 digits for the classifier
+  digit_classifier        the cached MNIST classifier (> 98% test accuracy) that reads them
 
 Host functions (scikit-learn; call them on arrays, not inside jit):
   cluster_scores          KMeans AMI_max and NMI_sqrt (Forced Apart Table 1)
   ami_vs_clusters         AMI_max against the number of clusters (Forced Apart Fig. 6)
+  label_probe             held-out accuracy of a linear probe from a code to each cause's label
 """
 
+from jaxdis.metrics.classifier import DigitClassifier, digit_classifier
 from jaxdis.metrics.clustering import ami_vs_clusters, cluster_scores
+from jaxdis.metrics.ground_truth import cause_recovery, label_probe, pair_recognition, read_digits
 from jaxdis.metrics.ksg import ksg_mi
 from jaxdis.metrics.parzen import (
     parzen_log_densities,
@@ -20,8 +27,14 @@ from jaxdis.metrics.parzen import (
 )
 
 __all__ = [
+    "DigitClassifier",
     "ami_vs_clusters",
+    "cause_recovery",
     "cluster_scores",
+    "digit_classifier",
+    "label_probe",
+    "pair_recognition",
+    "read_digits",
     "ksg_mi",
     "parzen_log_densities",
     "parzen_log_likelihood",
