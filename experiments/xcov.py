@@ -592,6 +592,18 @@ def run(config: XCovConfig, run_dir) -> dict:
     return summary
 
 
+def command(config: dict) -> str:
+    """The `jaxdis run` command line that gives ``config`` (fields that differ from the default)."""
+    default = dataclasses.asdict(make_config(config.get("dataset")))
+    parts = ["jaxdis run xcov"]
+    for key, value in sorted(config.items()):
+        if key == "dataset" or list(np.atleast_1d(value)) == list(np.atleast_1d(default[key])):
+            continue
+        text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        parts.append(f"--seeds {value}" if key == "seeds" else f"--set {key}={text}")
+    return " ".join(parts)
+
+
 def _pct(stats: dict) -> str:
     return f"{100 * stats['mean']:.2f} ± {100 * stats['std']:.2f}"
 
@@ -602,6 +614,7 @@ def markdown(summary: dict) -> str:
     lines = ["# XCov (Cheung et al. 2015) on MNIST: our numbers beside the paper's", "",
              f"Device {prov['device']}, JAX {prov['jax_version']}, {prov['date']}, commit "
              f"{prov['commit']}, wall time {summary['wall_seconds']:.0f} s.", "",
+             f"Command: `{command(config)}`", "",
              "Config: " + ", ".join(f"{k}={v}" for k, v in sorted(config.items()))]
     if "table2" in summary:
         t2 = summary["table2"]
