@@ -164,9 +164,11 @@ def test_rejects_bad_inputs_naming_the_argument(x, y, k, message):
         ksg_mi(jnp.asarray(x), jnp.asarray(y), k=k)
 
 
-def test_rejects_bad_tile_size():
+def test_rejects_bad_tile_size_and_jitter():
     with pytest.raises(ValueError, match="tile_size"):
         ksg_mi(jnp.zeros((10, 2)), jnp.zeros((10, 2)), tile_size=0)
+    with pytest.raises(ValueError, match="jitter"):
+        ksg_mi(jnp.zeros((10, 2)), jnp.zeros((10, 2)), key=jax.random.key(0), jitter=-1.0)
 
 
 @pytest.mark.slow

@@ -66,6 +66,8 @@ def ksg_mi(x, y, k: int = 3, *, key=None, jitter: float = 1e-10, tile_size: int 
     x, y (and key), e.g. to score 30 runs in one call.
     """
     x, y, k, tile_size = _validate(x, y, k, tile_size)
+    if not isinstance(jitter, jax.core.Tracer) and not float(jitter) >= 0:
+        raise ValueError(f"ksg_mi: jitter must be >= 0, got {jitter}")
     return _ksg_mi(x, y, key, jitter, k=k, tile_size=tile_size)
 
 
