@@ -83,13 +83,13 @@ def test_grbm_cd_raises_exact_log_likelihood(persistent):
     assert after > before + 0.3, (before, after)
 
 
-@pytest.mark.parametrize("mean_field", [True, False])
-def test_broadnet_cd_raises_exact_log_likelihood(mean_field):
+@pytest.mark.parametrize("mean_field,persistent", [(True, False), (False, True)])
+def test_broadnet_cd_raises_exact_log_likelihood(mean_field, persistent):
     sigma = 1.0
     data = sample_data(teacher(5), sigma, 512, jax.random.key(5))
     start = bn.init_params(jax.random.key(6), 2, 2, 6, weight_scale=0.1)
     hyper = cd.CDHyper(sigma=sigma, learning_rate=0.05, bias_learning_rate=0.1, momentum=0.5,
-                       k=3, posterior_steps=3, mean_field=mean_field)
+                       k=3, posterior_steps=3, mean_field=mean_field, persistent=persistent)
     trained = train(start, data, hyper, epochs=20, batch_size=16)
     before = float(exact.mean_log_evidence(start, data, sigma))
     after = float(exact.mean_log_evidence(trained, data, sigma))
@@ -97,12 +97,17 @@ def test_broadnet_cd_raises_exact_log_likelihood(mean_field):
 
 
 def test_epoch_is_a_pure_function_of_its_key():
-    params, data = teacher(7), sample_data(teacher(8), 1.0, 64, jax.random.key(8))
-    hyper = cd.CDHyper(k=2, posterior_steps=2, persistent=True)
-    runs = [cd.cd_epoch(params, cd.init_state(params, 8), data, jax.random.key(9), hyper, 8)
+    # The setting of the Broadnet training test above (compiled once for both).
+    data = sample_data(teacher(5), 1.0, 512, jax.random.key(5))
+    params = bn.init_params(jax.random.key(6), 2, 2, 6, weight_scale=0.1)
+    hyper = cd.CDHyper(sigma=1.0, learning_rate=0.05, bias_learning_rate=0.1, momentum=0.5,
+                       k=3, posterior_steps=3, mean_field=True)
+    runs = [cd.cd_epoch(params, cd.init_state(params, 16), data, jax.random.key(9), hyper, 16)
             for _ in range(2)]
     for a, b in zip(jax.tree.leaves(runs[0]), jax.tree.leaves(runs[1])):
         np.testing.assert_array_equal(a, b)
+    other = cd.cd_epoch(params, cd.init_state(params, 16), data, jax.random.key(10), hyper, 16)
+    assert not np.array_equal(other[0].W, runs[0][0].W)
 
 
 def test_bad_hyperparameters_and_inputs_are_named():

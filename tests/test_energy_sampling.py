@@ -87,13 +87,6 @@ def test_posterior_chain_is_vmappable_over_examples_and_chains():
     assert set(np.unique(out.h_b)) <= {0.0, 1.0}
 
 
-def test_same_key_same_samples():
-    params, x = small_model(), jnp.ones((3, 4))
-    one = sampling.posterior_chain(params, x, jax.random.key(5), 1.0, 3)
-    two = sampling.posterior_chain(params, x, jax.random.key(5), 1.0, 3)
-    np.testing.assert_array_equal(one.h_a, two.h_a)
-
-
 def test_bad_input_is_named():
     params = small_model()
     with pytest.raises(ValueError, match="x: expected shape"):
