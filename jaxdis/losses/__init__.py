@@ -1,7 +1,9 @@
 """Pure losses of the source works: functions of arrays (and PRNG keys) returning scalars.
 
 Every loss takes the batch on axis 0, works under `jit`, `vmap` and `grad`, checks the static
-shapes and dtypes of its inputs (errors name the argument), and cites its equation:
+shapes and dtypes of its inputs (errors name the argument), and cites its equation. Each is
+wrapped in `jax.jit` (string options such as `divergence` are static), so an eager call runs one
+compiled program; inside a caller's `jit` it is simply inlined.
 
 - Cheung et al. (2015): `xcov` (eq. 6), `semi_supervised_objective` (eq. 3-6); `decov` (Cogswell
   et al. 2015, a Forced Apart baseline).

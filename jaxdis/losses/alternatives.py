@@ -24,6 +24,7 @@ def _squared_distances(a, b):
     return jnp.maximum(squared, 0.0)
 
 
+@jax.jit
 def cda_penalty(jac_a, jac_b):
     """The CDA penalty of thesis eq. 9.1 (Rifai et al. 2012), mean over the batch.
 
@@ -56,6 +57,7 @@ def cda_penalty(jac_a, jac_b):
     return jnp.mean(jnp.sum(overlap**2, axis=(1, 2)))
 
 
+@jax.jit
 def mmd(x, y, bandwidth):
     """Squared Maximum Mean Discrepancy with a Gaussian kernel, unbiased estimate (thesis eq. 9.2).
 
@@ -138,6 +140,7 @@ def _meannn_entropy(a):
     return _meannn_entropy_constant(n, d) + d * _mean_log_distance(a)
 
 
+@jax.jit
 def meannn_mi(x, y):
     """The MeanNN mutual-information estimate of thesis eq. 9.3-9.4, in nats.
 

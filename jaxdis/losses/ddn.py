@@ -42,6 +42,7 @@ def _per_example_dot(code, prediction):
     return jnp.sum(code * prediction, axis=1)
 
 
+@jax.jit
 def ddn_predictive_loss(prediction, target):
     """The predictive loss of thesis eq. 9.5, mean over the batch of the squared error.
 
@@ -60,6 +61,7 @@ def ddn_predictive_loss(prediction, target):
     return jnp.mean(_per_example_squared_error("prediction", prediction, "target", target))
 
 
+@jax.jit
 def ddn_encoding_loss(code, prediction):
     """The encoding loss of thesis eq. 9.6, mean over the batch of a dot product.
 
@@ -79,6 +81,7 @@ def ddn_encoding_loss(code, prediction):
     return jnp.mean(_per_example_dot(code, prediction))
 
 
+@jax.jit
 def ddn_finetune_encoding_loss(code, prediction, x, reconstruction, alpha):
     """The encoding loss of end-to-end fine-tuning, thesis eq. 9.11, mean over the batch.
 
@@ -104,6 +107,7 @@ def ddn_finetune_encoding_loss(code, prediction, x, reconstruction, alpha):
     return jnp.mean(dot + alpha * squared_error)
 
 
+@jax.jit
 def ddn_denoise(key, code, sigma):
     """The noisy predictor input of thesis eq. 9.12: z + epsilon, epsilon ~ N(0, sigma^2 I).
 

@@ -64,6 +64,7 @@ def _pairwise_hinge_sum(logits, groups, margin, divergence, rows_per_block):
     return jnp.sum(row_sums)
 
 
+@functools.partial(jax.jit, static_argnames=("divergence", "rows_per_block"))
 def forced_apart_single(w, margin, divergence="kl", *, rows_per_block=None):
     """L_single, Forced Apart eq. 5-7: pushes the rows of a weight matrix apart.
 
@@ -89,6 +90,7 @@ def forced_apart_single(w, margin, divergence="kl", *, rows_per_block=None):
     return _pairwise_hinge_sum(w, groups, margin, divergence, rows_per_block)
 
 
+@functools.partial(jax.jit, static_argnames=("divergence", "rows_per_block"))
 def forced_apart_multi(h, labels, margin, divergence="kl", *, rows_per_block=None):
     """L_multi, Forced Apart eq. 8-9: pushes apart the activations of examples sharing a label.
 
@@ -115,6 +117,7 @@ def forced_apart_multi(h, labels, margin, divergence="kl", *, rows_per_block=Non
     return _pairwise_hinge_sum(h, labels, margin, divergence, rows_per_block) / n**2
 
 
+@functools.partial(jax.jit, static_argnames=("divergence", "rows_per_block"))
 def forced_apart_multi_unsupervised(h, margin, divergence="kl", *, rows_per_block=None):
     """L_multi without labels, Forced Apart eq. 10: all pairs of examples are pushed apart.
 
@@ -137,6 +140,7 @@ def forced_apart_multi_unsupervised(h, margin, divergence="kl", *, rows_per_bloc
     return _pairwise_hinge_sum(h, groups, margin, divergence, rows_per_block) / n**2
 
 
+@functools.partial(jax.jit, static_argnames=("divergence", "rows_per_block"))
 def forced_apart_autoencoder(x, x_hat, h, margin, alpha, divergence="kl", *, rows_per_block=None):
     """L_ae, Forced Apart eq. 11: an autoencoder's reconstruction cost plus the unsupervised L_multi.
 

@@ -5,11 +5,13 @@ y = f_A(x) + f_B(x); the split limits how the two codes can interact, which is w
 separate additive causes.
 """
 
+import jax
 import jax.numpy as jnp
 
 from jaxdis.losses import _checks
 
 
+@jax.jit
 def split_autoencoder_loss(x, recon_a, recon_b):
     """Reconstruction loss of the ASAE (thesis ch. 8): ||x - (y_A + y_B)||^2, mean over the batch.
 

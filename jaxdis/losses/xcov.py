@@ -22,6 +22,7 @@ def _batch_covariance(a, b):
     return a_centred.T @ b_centred / a.shape[0]
 
 
+@jax.jit
 def xcov(y, z):
     """XCov, the sum-squared cross-covariance penalty of Cheung et al. eq. 6.
 
@@ -43,6 +44,7 @@ def xcov(y, z):
     return 0.5 * jnp.sum(_batch_covariance(y, z) ** 2)
 
 
+@jax.jit
 def decov(h):
     """DeCov (Cogswell et al. 2015): the covariance penalty between distinct units of one layer.
 
@@ -60,6 +62,7 @@ def decov(h):
     return 0.5 * (jnp.sum(covariance**2) - jnp.sum(jnp.diagonal(covariance) ** 2))
 
 
+@jax.jit
 def semi_supervised_objective(x, x_hat, y_true, y_logits, z, label_mask, alpha, beta, gamma):
     """The semi-supervised autoencoder objective of Cheung et al. eq. 3 on one batch.
 
