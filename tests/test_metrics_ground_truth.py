@@ -208,7 +208,7 @@ def test_real_classifier_reads_perfect_reconstructions():
     for kind, value_range in [("additive", (0, 1)), ("simple", (-1, 1)), ("occlusive", (0, 1))]:
         data = make_composite(kind, images, labels, n_pairs=2000, seed=1, value_range=value_range)
         perfect = float(pair_recognition(data.cause_a, data.cause_b, data.label_a, data.label_b, classifier))
-        assert perfect > 0.97, (kind, perfect)  # about the accuracy squared
-        if kind != "simple":
-            itself = float(pair_recognition(data.x, data.x, data.label_a, data.label_b, classifier))
-            assert itself < 0.15, (kind, itself)
+        # Both digits must be read right: about the accuracy squared (0.986^2 = 0.972).
+        assert perfect > classifier.test_accuracy**2 - 0.01, (kind, perfect)
+        itself = float(pair_recognition(data.x, data.x, data.label_a, data.label_b, classifier))
+        assert itself < 0.15, (kind, itself)  # one digit read twice: right when labels agree
