@@ -143,3 +143,15 @@ def test_a_batch_of_8192_runs_with_its_gradient():
     value, grad = jax.jit(jax.value_and_grad(forced_apart_multi))(h, labels, 1.0)
     assert np.isfinite(value) and value > 0
     assert grad.shape == h.shape and np.all(np.isfinite(grad))
+
+
+def test_underflowing_probabilities_give_finite_values_and_gradients():
+    # Logits 200 apart: the softmax rows are exactly one-hot in float32, zeros included.
+    h = jnp.asarray(200.0 * np.eye(4), jnp.float32)
+    labels = np.zeros(4, int)
+    # Distinct one-hot distributions are log 2 apart in Jensen-Shannon: 12 ordered pairs.
+    js_value, js_grad = jax.value_and_grad(forced_apart_multi)(h, labels, 1.0, "js")
+    assert relative_error(js_value, 12 * (1.0 - np.log(2.0)) / 16) < 1e-6
+    kl_value, kl_grad = jax.value_and_grad(forced_apart_multi)(h, labels, 1.0, "kl")
+    assert kl_value == 0.0  # KL is about 200 nats
+    assert np.all(np.isfinite(js_grad)) and np.all(np.isfinite(kl_grad))

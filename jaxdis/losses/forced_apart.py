@@ -34,16 +34,15 @@ def _divergences_from(p_i, log_p_i, p, log_p, divergence):
     if divergence == "kl":
         # KL(p_i || p_j) = sum_k p_ik log p_ik - sum_k p_ik log p_jk; the cross term is log_p @ p_i.
         return jnp.sum(p_i * log_p_i) - log_p @ p_i
-    # JS(p, q) = 1/2 KL(p || m) + 1/2 KL(q || m), m = (p + q) / 2, with log m formed by logaddexp
-    # so that it stays finite when both probabilities underflow.
-    log_mid = jnp.logaddexp(log_p_i, log_p) - jnp.log(2.0)
-    kl_i_mid = jnp.sum(p_i * (log_p_i - log_mid), axis=-1)
-    kl_j_mid = jnp.sum(p * (log_p - log_mid), axis=-1)
-    return 0.5 * (kl_i_mid + kl_j_mid)
+    # JS(p, q) = 1/2 KL(p || m) + 1/2 KL(q || m) = 1/2 sum p log p + 1/2 sum q log q - sum m log m
+    # with m = (p + q) / 2: one log per element. Where both probabilities underflow, m = 0 and the
+    # floor keeps m log m = 0 instead of NaN.
+    mid = 0.5 * (p_i + p)
+    log_mid = jnp.log(jnp.maximum(mid, jnp.finfo(mid.dtype).tiny))
+    own_terms = 0.5 * (jnp.sum(p_i * log_p_i) + jnp.sum(p * log_p, axis=-1))
+    return own_terms - jnp.sum(mid * log_mid, axis=-1)
 
 
-# Jitted so that eager callers get one compiled scan instead of op-by-op dispatch.
-@functools.partial(jax.jit, static_argnames=("divergence", "rows_per_block"))
 def _pairwise_hinge_sum(logits, groups, margin, divergence, rows_per_block):
     """sum over ordered pairs i != j with groups[i] == groups[j] of max(0, m - D(p_i || p_j))."""
     log_p = jax.nn.log_softmax(logits, axis=-1)
