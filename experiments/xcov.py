@@ -25,8 +25,8 @@ Studies (``study``):
   the class from z (fitted on 3/4 of the test set, scored on the rest) for both; the Parzen-window log-likelihood of Table 5 with its empirical upper
   bound from training images.
 - ``labels``: accuracy against the number of labelled examples per class, with the unlabelled
-  rest (beta masked per example) and without it (trained on the labelled images alone, for the
-  same number of optimizer steps).
+  rest (beta masked per example) and without it (trained on the labelled images alone, repeated
+  to the training set's length: the same number of optimizer steps).
 - ``options``: do the authors' unpublished details matter? Every pair of minibatch size
   (``option_batch_sizes``) and max-norm (``option_max_norms``), ``seeds`` seeds each, the same
   number of epochs; validation-selected test accuracy and reconstruction error.
@@ -504,7 +504,7 @@ def parzen_study(config, model, variables, on_train, index, splits) -> dict:
 def study_labels(config: XCovConfig, splits, log) -> dict:
     """Test accuracy against labelled examples per class: with the unlabelled rest (beta masked
     per example, one program for all counts) and without it (the labelled images alone, as many
-    optimizer steps)."""
+    optimizer steps). One seed per count."""
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = (
         splits["train"], splits["validation"], splits["test"])
     counts = list(config.labelled_per_class)
@@ -518,14 +518,12 @@ def study_labels(config: XCovConfig, splits, log) -> dict:
                                    config.selection, config.seed, log, "labels_with_unlabelled")
     with_rest = evaluate_stack(model, variables, x_test, y_test)["accuracy"]
     steps = config.labels_epochs * (len(x_train) // config.batch_size)
+    # Labelled images only: each subset is repeated cyclically to the training set's length, so an
+    # epoch is as many steps as above and every count shares one compiled program.
     without = []
     for k, mask in zip(counts, masks):
-        keep = np.flatnonzero(mask)
-        batches = max(1, len(keep) // config.batch_size)
-        subset = TrainSettings(model, -(-steps // batches), min(config.batch_size, len(keep)),
-                               len(keep), config.learning_rate, config.rho, config.eps,
-                               config.max_norm)
-        v, _, _ = train_models(subset, [0], [weights[0]], [np.ones(len(keep), np.float32)],
+        keep = np.resize(np.flatnonzero(mask), len(x_train))
+        v, _, _ = train_models(settings, [0], [weights[0]], [np.ones(len(keep), np.float32)],
                                on_device(x_train[keep], y_train[keep], True),
                                on_device(x_val, y_val), config.selection, config.seed, log,
                                f"labels_only_{k}")
