@@ -92,6 +92,16 @@ def fast_ica(
         )
     if not tol > 0:
         raise ValueError(f"fast_ica: tol must be positive, got {tol}")
+    # Constant features (MNIST's border pixels) are left out of the fit and given zero mixing and
+    # unmixing weights: they carry nothing, and scikit-learn's sign convention for the whitening
+    # (``u *= np.sign(u[0])``) zeroes every whitening direction when the first feature is
+    # constant, which turns all sources to NaN.
+    varying = np.ptp(x, axis=0) > 0
+    if n_components > varying.sum():
+        raise ValueError(
+            f"fast_ica: n_components = {n_components} exceeds the {varying.sum()} non-constant "
+            f"features of x"
+        )
     ica = FastICA(
         n_components=n_components,
         algorithm=algorithm,
@@ -107,12 +117,18 @@ def fast_ica(
     with warnings.catch_warnings():
         # Not converging within max_iter is reported through n_iter, the caller decides.
         warnings.filterwarnings("ignore", message="FastICA did not converge")
-        sources = ica.fit_transform(x)
+        sources = ica.fit_transform(x[:, varying])
+    if not np.all(np.isfinite(sources)):
+        raise FloatingPointError("fast_ica: scikit-learn's FastICA returned non-finite sources")
+    mixing = np.zeros((x.shape[1], n_components), x.dtype)
+    mixing[varying] = ica.mixing_
+    unmixing = np.zeros((n_components, x.shape[1]), x.dtype)
+    unmixing[:, varying] = ica.components_
     return ICAResult(
         sources=sources.astype(x.dtype),
-        mixing=ica.mixing_.astype(x.dtype),
-        unmixing=ica.components_.astype(x.dtype),
-        mean=ica.mean_.astype(x.dtype),
+        mixing=mixing,
+        unmixing=unmixing,
+        mean=x.mean(axis=0).astype(x.dtype),
         n_iter=int(ica.n_iter_),
     )
 

@@ -285,6 +285,19 @@ def test_fast_ica_unmixes_and_reconstructs():
     assert np.all(corr.max(1) > 0.99)
 
 
+def test_fast_ica_handles_constant_features_like_image_borders():
+    # scikit-learn alone returns NaN sources when the first feature is constant.
+    rng = np.random.default_rng(1)
+    varying = rng.laplace(size=(500, 3)) @ rng.normal(size=(3, 5))
+    x = np.concatenate([np.zeros((500, 1)), varying, np.full((500, 1), 0.5)], 1)
+    result = ica.fast_ica(x, 3, tol=1e-6, max_iter=1000)
+    assert np.all(np.isfinite(result.sources))
+    np.testing.assert_array_equal(result.mixing[[0, -1]], 0.0)
+    np.testing.assert_array_equal(result.unmixing[:, [0, -1]], 0.0)
+    full = ica.reconstruct(result.sources, result.mixing, result.mean, np.ones(3, bool))
+    np.testing.assert_allclose(full, x, atol=1e-4)
+
+
 def test_single_cause_reconstructions_add_up_to_the_full_one():
     rng = np.random.default_rng(1)
     sources, mixing, mean = rng.normal(size=(5, 6)), rng.normal(size=(10, 6)), rng.normal(size=10)
@@ -343,3 +356,33 @@ def test_bad_arguments_are_named():
         ica.reconstruct(np.zeros((2, 3)), np.zeros((5, 3)), np.zeros(5), np.ones(4, bool))
     with pytest.raises(ValueError, match="mixing must be"):
         ica.reconstruct(np.zeros((2, 3)), np.zeros((5, 4)), np.zeros(5), np.ones(3, bool))
+
+
+# --------------------------------------------------------------------------------------------------
+# The experiment, end to end at a tiny scale
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_ppica_experiment_runs_and_reports(tmp_path):
+    import dataclasses
+
+    from experiments import ppica
+    from jaxdis.runs import RunDir
+
+    config = dataclasses.replace(
+        ppica.make_config(None), n_images=200, mi_samples=100, n_sources=(6,), seeds=2, sweeps=2,
+        tol_sweep=(1e-1,), tol_sweep_sources=6, tol_sweep_seeds=1,
+    )
+    summary = ppica.run(config, RunDir(tmp_path))
+    (setting,) = summary["settings"]
+    assert len(setting["trials"]) == 2
+    for trial in setting["trials"]:
+        assert 0.5 <= trial["accuracy"] <= 1.0
+        assert 0.5 <= trial["purity"] <= 1.0
+        assert np.isfinite(trial["cause_recovery"]) and np.isfinite(trial["final_mi"])
+        assert trial["nonfinite_costs"] == 0
+    assert np.asarray(setting["mi_after_each_sweep"]).shape == (2, 2)
+    assert (tmp_path / "figures" / "ppica_mi_curves.png").exists()
+    assert (tmp_path / "figures" / "ppica_groups_6.png").exists()
+    assert "| 6 |" in (tmp_path / "report.md").read_text()
