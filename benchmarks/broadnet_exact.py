@@ -10,7 +10,7 @@ ratio brute / fast measured in the same run and the device named. Writes the mar
 --out (default benchmarks/results/broadnet_exact.md).
 
     .venv/bin/python benchmarks/broadnet_exact.py                           # CPU: N = 2..16
-    .venv/bin/python benchmarks/broadnet_exact.py --units 10,14,16,18,20,22,24 --brute-max 8 --chunk-size 16384 \\
+    .venv/bin/python benchmarks/broadnet_exact.py --units 10,14,16,18,20,22,24 --brute-max 8 \\
         --out benchmarks/results/broadnet_exact_gpu.md                      # on a GPU
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import platform
 import subprocess
 import time
@@ -54,7 +55,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--chunk-size", type=int, default=None,
                         help="configurations per chunk of the fast path (default: about 2^20 "
-                             "batch x configuration x unit elements)")
+                             "batch x configuration x unit elements on a CPU, 2^24 elsewhere)")
     parser.add_argument("--out", default="benchmarks/results/broadnet_exact.md")
     args = parser.parse_args()
 
@@ -87,9 +88,11 @@ def main():
         "",
         f"Device: {device_name} ({platform.processor() or platform.machine()}, "
         f"{jax.device_count()} device(s)); jax {jax.__version__}; commit {commit}; "
-        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}.",
+        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared machine).",
         f"Batch {args.batch}, D = {args.visible}, float32, best of {args.repeats}, compiled "
-        "beforehand. `rel. diff`: max |fast - brute| / max |brute| of the gradient, worst parameter.",
+        "beforehand. `rel. diff`: max |fast - brute| / max |brute| of the gradient, worst "
+        "parameter.",
         "",
         "| units per cause | joint configurations | fast (s/step) | brute force (s/step) "
         "| brute / fast | rel. diff |",

@@ -211,7 +211,8 @@ def posterior_study(config, run_dir, data, key):
     run_dir.log_metrics({"study": "posterior", **summary})
     write_table(run_dir, "Exact posterior vs sampler (Fig. 4.5)", [
         ("hidden states", "4096", str(exact_probs.size)),
-        ("states ever sampled", "596 (of 10000 samples)", f"{sampled} (of {config.posterior_samples})"),
+        ("states ever sampled", "596 (of 10000 samples)",
+         f"{sampled} (of {config.posterior_samples})"),
         ("agreement", "'the inference procedure appears to be correct' (by eye)",
          f"total variation {tv:.4f} (a multinomial draw of the exact posterior: {noise_tv:.4f})"),
     ])
@@ -263,7 +264,8 @@ def activity_study(config, run_dir, data, key):
 def train_exact(params, keys, x, epochs, batch, sigma, rate):
     """Gradient ascent on the exact mean log-likelihood (thesis section 4.4) of Broadnets stacked on
     a leading axis, one key each, vmapped; each epoch one permutation cut into minibatches, all in
-    one scan. Returns (params, log-likelihood on the whole dataset per epoch, (runs, epochs + 1))."""
+    one scan. Returns (params, log-likelihood on the whole dataset per epoch,
+    (runs, epochs + 1))."""
     num_batches = x.shape[0] // batch
     grad = jax.grad(exact.mean_log_evidence)
 
@@ -342,7 +344,8 @@ def exact_training_study(config, run_dir, data, key):
         ("one cause becomes a bias", "83%",
          f"{100 * share:.0f}% (min variance share < {config.bias_share_threshold})"),
         ("disentangled runs", "none (by eye)",
-         f"best cause-recovery R^2 over runs: {recovery.min(1).max():.2f} (worse cause of the run)"),
+         f"best cause-recovery R^2 over runs: {recovery.min(1).max():.2f} "
+         "(the worse cause of the run)"),
         ("converged by epoch 20", "mostly", "{:.0f}% of the epoch-0-to-50 gain reached".format(
             100 * float(np.nanmean((curves[:, min(20, config.exact_epochs)] - curves[:, 0])
                                    / (curves[:, -1] - curves[:, 0]))))),
@@ -409,7 +412,8 @@ def grbm_init_training_study(config, run_dir, data, key):
         ("log-likelihood during training", "marginal increase (fine-tuning)",
          f"mean gain {summary['log_likelihood_gain_mean']:.2f} nats per image"),
         ("weights after training", "little discernible difference (by eye)",
-         f"model difference / ||params||^2: median {summary['relative_model_difference_moved_median']:.3f}"),
+         "model difference / ||params||^2: median "
+         f"{summary['relative_model_difference_moved_median']:.3f}"),
         ("still disentangled", "yes (an optimum)",
          f"cause-recovery R^2 (mean over runs) before {pair(before.mean(0))} -> after "
          f"{pair(after.mean(0))}"),

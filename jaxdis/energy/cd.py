@@ -80,13 +80,15 @@ class CDHyper:
 
     def __post_init__(self):
         if not self.sigma > 0:
-            raise ValueError(f"sigma: expected a positive noise standard deviation, got {self.sigma}")
+            raise ValueError(f"sigma: expected a positive noise standard deviation, got "
+                             f"{self.sigma}")
         for name in ("k", "posterior_steps"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected a positive int, got {getattr(self, name)!r}")
         for name in ("momentum", "l1", "l2"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name}: expected a non-negative value, got {getattr(self, name)}")
+                raise ValueError(f"{name}: expected a non-negative value, got "
+                                 f"{getattr(self, name)}")
         if self.negative_start not in NEGATIVE_STARTS:
             raise ValueError(f"negative_start: expected one of {NEGATIVE_STARTS}, got "
                              f"{self.negative_start!r}")
@@ -179,8 +181,10 @@ def broadnet_gradient(params: bn.BroadnetParams, chains: tuple, x: jax.Array, ke
 
 
 def apply_update(params: Params, velocity: Params, gradient: Params, hyper: CDHyper):
-    """Momentum step with L1/L2 on the weights and the biases' own rate; returns (params, velocity)."""
-    bias_rate = hyper.learning_rate if hyper.bias_learning_rate is None else hyper.bias_learning_rate
+    """Momentum step with L1/L2 on the weights and the biases' own rate; returns
+    (params, velocity)."""
+    bias_rate = (hyper.learning_rate if hyper.bias_learning_rate is None
+                 else hyper.bias_learning_rate)
 
     def update(p, vel, g, is_weight):
         if is_weight:

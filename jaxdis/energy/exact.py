@@ -49,8 +49,10 @@ from jaxdis.energy import grbm as grbm_lib
 # Largest number of units enumerated at once: 2^30 configurations is already far past what any
 # device finishes; int32 configuration indices stay exact below 2^31.
 MAX_ENUMERATED_UNITS = 30
-# Elements (batch x configurations x units) in one chunk of the enumeration when chunk_size=None.
-DEFAULT_CHUNK_ELEMENTS = 2**20
+# Elements (batch x configurations x units) in one chunk of the enumeration when chunk_size=None:
+# small enough for a CPU's caches; an accelerator wants fewer, larger chunks (fewer scan steps).
+CPU_CHUNK_ELEMENTS = 2**20
+ACCELERATOR_CHUNK_ELEMENTS = 2**24
 METHODS = ("fast", "brute")
 
 
@@ -73,7 +75,9 @@ def _check_enumerable(num_units: int, name: str) -> None:
 def _chunk(num_configs: int, per_config: int, chunk_size: int | None) -> int:
     """A power-of-two chunk that divides num_configs (a power of two)."""
     if chunk_size is None:
-        chunk_size = max(1, DEFAULT_CHUNK_ELEMENTS // max(per_config, 1))
+        on_cpu = jax.default_backend() == "cpu"
+        elements = CPU_CHUNK_ELEMENTS if on_cpu else ACCELERATOR_CHUNK_ELEMENTS
+        chunk_size = max(1, elements // max(per_config, 1))
     if chunk_size < 1:
         raise ValueError(f"chunk_size: expected a positive number of configurations, got "
                          f"{chunk_size}")

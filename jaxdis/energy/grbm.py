@@ -67,7 +67,8 @@ def log_unnormalised_joint(params: GRBMParams, v: jax.Array, h: jax.Array, sigma
 
 
 def hidden_probs(params: GRBMParams, v: jax.Array, sigma) -> jax.Array:
-    """p(h_j = 1 | v) = sigmoid(W_j . v / sigma^2 + b_j) (thesis eq. 2.15); v (..., D) -> (..., H)."""
+    """p(h_j = 1 | v) = sigmoid(W_j . v / sigma^2 + b_j) (thesis eq. 2.15);
+    v (..., D) -> (..., H)."""
     return jax.nn.sigmoid(v @ params.W.T / sigma**2 + params.b)
 
 
