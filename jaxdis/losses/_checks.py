@@ -54,7 +54,9 @@ def labels_of_length(name, labels, n):
     if not (jnp.issubdtype(labels.dtype, jnp.integer) or labels.dtype == jnp.bool_):
         raise TypeError(f"{name} must hold integer class labels, got dtype {labels.dtype}")
     if labels.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},), one label per example, got {labels.shape}")
+        raise ValueError(
+            f"{name} must have shape ({n},), one label per example, got {labels.shape}"
+        )
     return labels
 
 

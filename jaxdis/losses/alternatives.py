@@ -80,9 +80,13 @@ def mmd(x, y, bandwidth):
     x = _checks.floating("x", x, ndim=2)
     y = _checks.floating("y", y, ndim=2)
     if x.shape[1] != y.shape[1]:
-        raise ValueError(f"y must have the feature size of x ({x.shape[1]}) on axis 1, got {y.shape[1]}")
+        raise ValueError(
+            f"y must have the feature size of x ({x.shape[1]}) on axis 1, got {y.shape[1]}"
+        )
     if x.shape[0] < 2 or y.shape[0] < 2:
-        raise ValueError(f"x and y need at least 2 examples each, got {x.shape[0]} and {y.shape[0]}")
+        raise ValueError(
+            f"x and y need at least 2 examples each, got {x.shape[0]} and {y.shape[0]}"
+        )
     bandwidth = _checks.scalar("bandwidth", bandwidth)
     n, m = x.shape[0], y.shape[0]
     centre = (jnp.sum(x, axis=0) + jnp.sum(y, axis=0)) / (n + m)
@@ -95,11 +99,13 @@ def mmd(x, y, bandwidth):
         size = k.shape[0]
         return jnp.sum(jnp.where(jnp.eye(size, dtype=bool), 0.0, k)) / (size * (size - 1))
 
-    return mean_off_diagonal(kernel(x, x)) + mean_off_diagonal(kernel(y, y)) - 2.0 * jnp.mean(kernel(x, y))
+    within = mean_off_diagonal(kernel(x, x)) + mean_off_diagonal(kernel(y, y))
+    return within - 2.0 * jnp.mean(kernel(x, y))
 
 
 def _meannn_entropy_constant(n, d):
-    """The data-free part of H_mean: psi(N) - mean_{k<N} psi(k) + log c_d (c_d: unit d-ball volume)."""
+    """The data-free part of H_mean: psi(N) - mean_{k<N} psi(k) + log c_d, c_d the unit d-ball's
+    volume."""
     mean_digamma = np.mean(special.digamma(np.arange(1, n)))
     log_unit_ball = 0.5 * d * math.log(math.pi) - math.lgamma(0.5 * d + 1.0)
     return float(special.digamma(n) - mean_digamma + log_unit_ball)
@@ -131,7 +137,8 @@ def _mean_log_distance(a, rows_per_block=256):
 def _meannn_entropy(a):
     """H_mean of thesis eq. 9.3 (Faivishevsky & Goldberger 2008) for the rows of a (N, d).
 
-        H_mean = psi(N) - 1/(N-1) sum_{k=1}^{N-1} psi(k) + log c_d + d/(N(N-1)) sum_{i!=j} log ||a_i - a_j||
+        H_mean = psi(N) - 1/(N-1) sum_{k=1}^{N-1} psi(k) + log c_d
+                 + d/(N(N-1)) sum_{i!=j} log ||a_i - a_j||
 
     the Kozachenko-Leonenko k-nearest-neighbour entropy estimate averaged over k = 1..N-1, so that
     every pair appears once for each i: the "const + C sum_ij log ||x_i - x_j||" of the thesis.

@@ -94,7 +94,7 @@ def forced_apart_multi(h, labels, margin, divergence="kl", *, rows_per_block=Non
     """L_multi, Forced Apart eq. 8-9: pushes apart the activations of examples sharing a label.
 
         h^s_k = softmax(h_k)                                          (Forced Apart eq. 9)
-        L_multi = 1/N^2 sum_{i<j, y_i = y_j} f(h^s_i, h^s_j) + f(h^s_j, h^s_i)   (Forced Apart eq. 8)
+        L_multi = 1/N^2 sum_{i<j, y_i = y_j} f(h^s_i, h^s_j) + f(h^s_j, h^s_i)  (Forced Apart eq. 8)
 
     with f of eq. 7 and N the batch size. It trains every layer behind h.
 
@@ -141,7 +141,7 @@ def forced_apart_multi_unsupervised(h, margin, divergence="kl", *, rows_per_bloc
 
 @functools.partial(jax.jit, static_argnames=("divergence", "rows_per_block"))
 def forced_apart_autoencoder(x, x_hat, h, margin, alpha, divergence="kl", *, rows_per_block=None):
-    """L_ae, Forced Apart eq. 11: an autoencoder's reconstruction cost plus the unsupervised L_multi.
+    """L_ae, Forced Apart eq. 11: an autoencoder's reconstruction cost plus unsupervised L_multi.
 
         L_ae = (1 - alpha) * 1/N sum_i ||x_i - x_hat_i||^2 + alpha * L_multi2(h)
 
@@ -164,5 +164,7 @@ def forced_apart_autoencoder(x, x_hat, h, margin, alpha, divergence="kl", *, row
     _checks.same_batch(("x", x), ("h", h))
     alpha = _checks.scalar("alpha", alpha)
     reconstruction = jnp.mean(jnp.sum((x - x_hat).reshape(x.shape[0], -1) ** 2, axis=1))
-    separation = forced_apart_multi_unsupervised(h, margin, divergence, rows_per_block=rows_per_block)
+    separation = forced_apart_multi_unsupervised(
+        h, margin, divergence, rows_per_block=rows_per_block
+    )
     return (1.0 - alpha) * reconstruction + alpha * separation

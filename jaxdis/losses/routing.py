@@ -39,7 +39,9 @@ def grad_by_role(loss_by_role, params):
         raise TypeError("loss_by_role and params must both be dicts keyed by role")
     unknown = sorted(set(loss_by_role) - set(params))
     if unknown:
-        raise ValueError(f"loss_by_role has roles {unknown} that params lacks (params has {sorted(params)})")
+        raise ValueError(
+            f"loss_by_role has roles {unknown} that params lacks (params has {sorted(params)})"
+        )
 
     losses, grads = {}, {}
     for role, loss_fn in loss_by_role.items():
@@ -47,7 +49,9 @@ def grad_by_role(loss_by_role, params):
         def loss_of_own_params(own_params, role=role, loss_fn=loss_fn):
             loss = loss_fn({**params, role: own_params})
             if jnp.ndim(loss) != 0:
-                raise ValueError(f"loss_by_role[{role!r}] must return a scalar, got shape {jnp.shape(loss)}")
+                raise ValueError(
+                    f"loss_by_role[{role!r}] must return a scalar, got shape {jnp.shape(loss)}"
+                )
             return loss
 
         losses[role], grads[role] = jax.value_and_grad(loss_of_own_params)(params[role])

@@ -94,10 +94,14 @@ def semi_supervised_objective(x, x_hat, y_true, y_logits, z, label_mask, alpha, 
     n, num_classes = y_logits.shape
     label_mask = jnp.asarray(label_mask)
     if label_mask.shape != (n,):
-        raise ValueError(f"label_mask must have shape ({n},), one flag per example, got {label_mask.shape}")
+        raise ValueError(
+            f"label_mask must have shape ({n},), one flag per example, got {label_mask.shape}"
+        )
     if not (label_mask.dtype == jnp.bool_ or jnp.issubdtype(label_mask.dtype, jnp.floating)):
         raise TypeError(f"label_mask must be bool or float, got dtype {label_mask.dtype}")
-    alpha, beta, gamma = (_checks.scalar(k, v) for k, v in (("alpha", alpha), ("beta", beta), ("gamma", gamma)))
+    alpha = _checks.scalar("alpha", alpha)
+    beta = _checks.scalar("beta", beta)
+    gamma = _checks.scalar("gamma", gamma)
 
     log_y_hat = jax.nn.log_softmax(y_logits, axis=-1)
     y_true = jnp.asarray(y_true)
@@ -113,7 +117,8 @@ def semi_supervised_objective(x, x_hat, y_true, y_logits, z, label_mask, alpha, 
                 f"y_true given as target distributions must have shape {(n, num_classes)} like "
                 f"y_logits, got {y_true.shape}"
             )
-        cross_entropy = -jnp.sum(jnp.where(label_mask[:, None].astype(bool), y_true, 0.0) * log_y_hat, axis=1)
+        targets = jnp.where(label_mask[:, None].astype(bool), y_true, 0.0)  # NaN-safe masking
+        cross_entropy = -jnp.sum(targets * log_y_hat, axis=1)
     else:
         raise TypeError(f"y_true must be integer labels or float targets, got dtype {y_true.dtype}")
 
