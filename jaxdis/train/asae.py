@@ -13,15 +13,11 @@ import functools
 
 import jax
 
+from jaxdis.losses import split_autoencoder_loss
 from jaxdis.metrics import ksg
 from jaxdis.nets.split_autoencoder import ASAEArchitecture, asae_apply, init_asae
 from jaxdis.train.engine import Program, Stage
 from jaxdis.train.optimizers import make_optimizer, thesis_rmsprop
-
-try:
-    from jaxdis.losses import split_autoencoder_loss
-except ImportError:  # pragma: no cover - scratch stand-in while jaxdis.losses is being written
-    from jaxdis.train._scratch_losses import split_autoencoder_loss
 
 
 @dataclasses.dataclass(frozen=True)

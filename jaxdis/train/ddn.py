@@ -39,18 +39,12 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from jaxdis.losses import (ddn_denoise, ddn_encoding_loss, ddn_finetune_encoding_loss,
+                           ddn_predictive_loss, grad_by_role)
 from jaxdis.metrics import ksg
 from jaxdis.nets.ddn import ROLE_OF_NETWORK, DDNArchitecture, apply_network, init_ddn
 from jaxdis.train.engine import Program, Stage
 from jaxdis.train.optimizers import make_optimizer, thesis_rmsprop
-
-try:  # the project's pure losses
-    from jaxdis.losses import (ddn_denoise, ddn_encoding_loss, ddn_finetune_encoding_loss,
-                               ddn_predictive_loss, grad_by_role)
-except ImportError:  # pragma: no cover - scratch stand-in while jaxdis.losses is being written
-    from jaxdis.train._scratch_losses import (ddn_denoise, ddn_encoding_loss,
-                                              ddn_finetune_encoding_loss, ddn_predictive_loss,
-                                              grad_by_role)
 
 STAGE_NAMES = ("encoders", "decoders", "end_to_end")
 
