@@ -559,8 +559,6 @@ def report(summaries: list[dict], commands: list[str]) -> str:
               "- The VGG-to-pool3 CNN of section 4.2 (`model=cnn`, the default for fashion-mnist) "
               "was too slow to train as a vmapped stack of 15 models on this shared 2-core CPU; "
               "the CPU runs above use the MLP for fashion-mnist.",
-              "",
-              "",
               "- The paper gives no epochs, batch size, learning rate or loss weights; ours are "
               "the config's (Adam 1e-3, batch 128, every component weighted 1). The paper's "
               "columns beside ours are the nearest ones: pen strokes (RNN) beside mnist-rows and "
