@@ -21,7 +21,7 @@ def test_every_study_runs_and_writes_table_and_figures(tmp_path):
     assert set(summary) == set(broadnet.STUDIES) - {"all"}
     table = (tmp_path / "table.md").read_text()
     assert table.count("## ") == 6 and "83%" in table
-    assert len(list((tmp_path / "figures").glob("*.png"))) == 8
+    assert len(list((tmp_path / "figures").glob("*.png"))) == 7
 
 
 def test_unknown_study_is_named():
