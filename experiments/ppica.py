@@ -19,7 +19,8 @@ Section 6.4's ICA-tolerance sensitivity is a sweep over scikit-learn's FastICA `
 thesis's "entropy minus a tolerance" criterion is not exposed by scikit-learn; see
 ``jaxdis.ica.fast_ica``).
 
-Scale. The default config is reduced to run in minutes on a CPU: 1000 images (MI on 500 of them),
+Scale. The default config is reduced for a CPU (15 minutes on a 2-core CPU shared with other jobs,
+mostly FastICA at 200 sources): 1000 images (MI on 500 of them),
 2 trials, 6 annealing sweeps, a 4-point tolerance sweep. The thesis's setting is::
 
     jaxdis run ppica --seeds 30 --set n_images=5000 --set mi_samples=5000 --set sweeps=20
