@@ -48,9 +48,17 @@ def composite(digits, kind, value_range=(0.0, 1.0)):
 
 @pytest.mark.parametrize(
     "kind, value_range",
-    [("additive", (0, 1)), ("occlusive", (0, 1)), ("simple", (0, 1)), ("simple", (-1, 1)), ("additive", (-1, 1))],
+    [
+        ("additive", (0, 1)),
+        ("occlusive", (0, 1)),
+        ("simple", (0, 1)),
+        ("simple", (-1, 1)),
+        ("additive", (-1, 1)),
+    ],
 )
-def test_perfect_reconstructions_are_recognised_in_either_order(digits, template_classifier, kind, value_range):
+def test_perfect_reconstructions_are_recognised_in_either_order(
+    digits, template_classifier, kind, value_range
+):
     data = composite(digits, kind, value_range)
     args = (data.label_a, data.label_b, template_classifier)
     assert float(pair_recognition(data.cause_a, data.cause_b, *args)) == 1.0
@@ -67,11 +75,8 @@ def test_reconstructing_x_itself_is_not_recognised(digits, template_classifier):
 def test_unrelated_reconstructions_score_near_chance(digits, template_classifier):
     data = composite(digits, "occlusive")
     shuffle = np.random.default_rng(0).permutation(len(data))
-    score = float(
-        pair_recognition(
-            data.cause_a[shuffle], data.cause_b[shuffle], data.label_a, data.label_b, template_classifier
-        )
-    )
+    args = (data.label_a, data.label_b, template_classifier)
+    score = float(pair_recognition(data.cause_a[shuffle], data.cause_b[shuffle], *args))
     assert score < 0.08  # chance is about 2%
 
 
@@ -81,7 +86,9 @@ def test_swapping_a_subset_of_examples_does_not_change_recognition(digits, templ
     swap = (np.arange(len(data)) % 3 == 0)[:, None, None]
     args = (data.label_a, data.label_b, template_classifier)
     unswapped = pair_recognition(noisy_a, data.cause_b, *args)
-    swapped = pair_recognition(np.where(swap, data.cause_b, noisy_a), np.where(swap, noisy_a, data.cause_b), *args)
+    swapped_a = np.where(swap, data.cause_b, noisy_a)
+    swapped_b = np.where(swap, noisy_a, data.cause_b)
+    swapped = pair_recognition(swapped_a, swapped_b, *args)
     assert float(swapped) == float(unswapped)
 
 
@@ -100,11 +107,15 @@ def test_reading_a_simple_reconstruction_ignores_side_scale_and_range(digits):
 
 def cause_recovery_loop(recon_a, recon_b, cause_a, cause_b):
     """The exchangeable score written out example by example, in float64."""
-    recon_a, recon_b, cause_a, cause_b = (np.asarray(a, np.float64) for a in (recon_a, recon_b, cause_a, cause_b))
+    recon_a, recon_b, cause_a, cause_b = (
+        np.asarray(a, np.float64) for a in (recon_a, recon_b, cause_a, cause_b)
+    )
     mean = np.concatenate([cause_a, cause_b]).mean(axis=0)
     sse = sst = 0.0
     for ra, rb, ca, cb in zip(recon_a, recon_b, cause_a, cause_b):
-        sse += min(np.sum((ra - ca) ** 2) + np.sum((rb - cb) ** 2), np.sum((ra - cb) ** 2) + np.sum((rb - ca) ** 2))
+        direct = np.sum((ra - ca) ** 2) + np.sum((rb - cb) ** 2)
+        swapped = np.sum((ra - cb) ** 2) + np.sum((rb - ca) ** 2)
+        sse += min(direct, swapped)
         sst += np.sum((ca - mean) ** 2) + np.sum((cb - mean) ** 2)
     return 1 - sse / sst
 
@@ -121,9 +132,11 @@ def test_cause_recovery_perfect_swapped_mean_and_x(digits, kind):
     a, b = data.cause_a, data.cause_b
     assert float(cause_recovery(a, b, a, b)) == pytest.approx(1.0)
     swap = (np.arange(len(data)) % 2 == 0)[:, None, None]
-    assert float(cause_recovery(np.where(swap, b, a), np.where(swap, a, b), a, b)) == pytest.approx(1.0)
+    per_example_swaps = cause_recovery(np.where(swap, b, a), np.where(swap, a, b), a, b)
+    assert float(per_example_swaps) == pytest.approx(1.0)
     noisy = a + 0.1 * np.random.default_rng(3).normal(size=a.shape).astype(np.float32)
-    assert float(cause_recovery(b, noisy, a, b)) == pytest.approx(float(cause_recovery(noisy, b, a, b)), rel=1e-6)
+    unswapped = float(cause_recovery(noisy, b, a, b))
+    assert float(cause_recovery(b, noisy, a, b)) == pytest.approx(unswapped, rel=1e-6)
     mean = np.broadcast_to(np.concatenate([a, b]).mean(axis=0), a.shape)
     assert float(cause_recovery(mean, mean, a, b)) == pytest.approx(0.0, abs=1e-5)
     assert float(cause_recovery(data.x, data.x, a, b)) < 0.2
@@ -160,7 +173,8 @@ def test_scores_work_under_jit_and_vmap(digits, template_classifier):
 def test_label_probe_finds_the_label_a_code_carries_and_not_the_other():
     rng = np.random.default_rng(4)
     label_a, label_b = rng.integers(0, 3, size=600), rng.integers(0, 3, size=600)
-    code = np.concatenate([np.eye(3)[label_a] + 0.3 * rng.normal(size=(600, 3)), rng.normal(size=(600, 4))], 1)
+    carries_a = np.eye(3)[label_a] + 0.3 * rng.normal(size=(600, 3))
+    code = np.concatenate([carries_a, rng.normal(size=(600, 4))], axis=1)
     accuracy = label_probe(code, np.stack([label_a, label_b], 1))
     assert accuracy.shape == (2,)
     assert accuracy[0] > 0.9
@@ -168,14 +182,30 @@ def test_label_probe_finds_the_label_a_code_carries_and_not_the_other():
     assert label_probe(code, label_a) == pytest.approx(accuracy[0])
 
 
+TWO_IMAGES, THREE_IMAGES = np.zeros((2, 28, 28)), np.zeros((3, 28, 28))
+TWO_LABELS, THREE_LABELS = np.zeros(2, int), np.zeros(3, int)
+
+
 @pytest.mark.parametrize(
     "call, message",
     [
         (lambda: read_digits(np.zeros((2, 28, 30))), "must have shape"),
-        (lambda: pair_recognition(np.zeros((2, 28, 28)), np.zeros((3, 28, 28)), np.zeros(2, int), np.zeros(2, int), None), "one shape"),
-        (lambda: pair_recognition(np.zeros((2, 28, 28)), np.zeros((2, 28, 28)), np.zeros(3, int), np.zeros(2, int), None), "labels_a must have shape"),
-        (lambda: pair_recognition(np.zeros((2, 28, 28)), np.zeros((2, 28, 28)), np.zeros(2), np.zeros(2, int), None), "integer labels"),
-        (lambda: cause_recovery(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 4)), np.zeros((2, 4))), "recon_a"),
+        (
+            lambda: pair_recognition(TWO_IMAGES, THREE_IMAGES, TWO_LABELS, TWO_LABELS, None),
+            "one shape",
+        ),
+        (
+            lambda: pair_recognition(TWO_IMAGES, TWO_IMAGES, THREE_LABELS, TWO_LABELS, None),
+            "labels_a must have shape",
+        ),
+        (
+            lambda: pair_recognition(TWO_IMAGES, TWO_IMAGES, np.zeros(2), TWO_LABELS, None),
+            "integer labels",
+        ),
+        (
+            lambda: cause_recovery(*[np.zeros((2, 3))] * 2, *[np.zeros((2, 4))] * 2),
+            "recon_a",
+        ),
         (lambda: label_probe(np.zeros((5, 2)), np.zeros(4, int)), "labels must have shape"),
     ],
 )
@@ -204,11 +234,13 @@ def test_real_classifier_reads_perfect_reconstructions():
     assert classifier.test_accuracy > 0.98
     images, labels = load_mnist("test")
     predictions = jnp.argmax(classifier(images), axis=1)
-    assert float(jnp.mean(predictions == labels)) == pytest.approx(classifier.test_accuracy, abs=1e-4)
+    accuracy = float(jnp.mean(predictions == labels))
+    assert accuracy == pytest.approx(classifier.test_accuracy, abs=1e-4)
     for kind, value_range in [("additive", (0, 1)), ("simple", (-1, 1)), ("occlusive", (0, 1))]:
         data = make_composite(kind, images, labels, n_pairs=2000, seed=1, value_range=value_range)
-        perfect = float(pair_recognition(data.cause_a, data.cause_b, data.label_a, data.label_b, classifier))
+        args = (data.label_a, data.label_b, classifier)
+        perfect = float(pair_recognition(data.cause_a, data.cause_b, *args))
         # Both digits must be read right: about the accuracy squared (0.986^2 = 0.972).
         assert perfect > classifier.test_accuracy**2 - 0.01, (kind, perfect)
-        itself = float(pair_recognition(data.x, data.x, data.label_a, data.label_b, classifier))
+        itself = float(pair_recognition(data.x, data.x, *args))
         assert itself < 0.15, (kind, itself)  # one digit read twice: right when labels agree

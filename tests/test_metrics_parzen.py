@@ -57,7 +57,8 @@ def test_vmaps_over_bandwidths_and_jits():
     samples, points = rng.uniform(size=(30, 3)), rng.uniform(size=(12, 3))
     sigmas = jnp.asarray([0.1, 0.2, 0.5])
     batched = jax.jit(jax.vmap(lambda s: parzen_log_likelihood(samples, points, s)))(sigmas)
-    np.testing.assert_allclose(batched, [parzen_loop(samples, points, s).mean() for s in [0.1, 0.2, 0.5]], rtol=1e-5)
+    expected = [parzen_loop(samples, points, s).mean() for s in [0.1, 0.2, 0.5]]
+    np.testing.assert_allclose(batched, expected, rtol=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -83,7 +83,8 @@ def train_digit_classifier(data_dir=None, seed: int = 0, epochs: int = EPOCHS) -
 
     train_images, train_labels = load_mnist("train", data_dir)
     test_images, test_labels = load_mnist("test", data_dir)
-    params = _train(jnp.asarray(train_images), jnp.asarray(train_labels), jax.random.key(seed), epochs)
+    key = jax.random.key(seed)
+    params = _train(jnp.asarray(train_images), jnp.asarray(train_labels), key, epochs)
     params = jax.device_get(params)
     predictions = np.asarray(jnp.argmax(jax.jit(mlp_logits)(params, test_images), axis=1))
     accuracy = float(np.mean(predictions == np.asarray(test_labels)))

@@ -43,7 +43,12 @@ def cluster_scores(features, classes, n_clusters: int, seeds: Sequence[int] = (0
         ami.append(adjusted_mutual_info_score(classes, clusters, average_method="max"))
         nmi.append(normalized_mutual_info_score(classes, clusters, average_method="geometric"))
     ami, nmi = np.asarray(ami), np.asarray(nmi)
-    return {"ami": float(ami.mean()), "nmi": float(nmi.mean()), "ami_per_seed": ami, "nmi_per_seed": nmi}
+    return {
+        "ami": float(ami.mean()),
+        "nmi": float(nmi.mean()),
+        "ami_per_seed": ami,
+        "nmi_per_seed": nmi,
+    }
 
 
 def ami_vs_clusters(
@@ -62,7 +67,11 @@ def ami_vs_clusters(
     per_seed = np.stack(
         [cluster_scores(features, classes, c, seeds)["ami_per_seed"] for c in counts]
     )
-    return {"n_clusters": np.asarray(counts), "ami": per_seed.mean(axis=1), "ami_per_seed": per_seed}
+    return {
+        "n_clusters": np.asarray(counts),
+        "ami": per_seed.mean(axis=1),
+        "ami_per_seed": per_seed,
+    }
 
 
 def _validate(features, classes):
@@ -70,13 +79,15 @@ def _validate(features, classes):
     classes = np.asarray(classes)
     if features.ndim != 2:
         raise ValueError(f"features must have shape (N, d), got {features.shape}")
-    if not np.issubdtype(features.dtype, np.number) or np.issubdtype(features.dtype, np.complexfloating):
+    real = np.issubdtype(features.dtype, np.integer) or np.issubdtype(features.dtype, np.floating)
+    if not real:
         raise TypeError(f"features must be real numbers, got dtype {features.dtype}")
     if not np.all(np.isfinite(features)):
         raise ValueError("features hold NaN or infinite values")
     if classes.ndim != 1 or len(classes) != len(features):
         raise ValueError(
-            f"classes must have shape (N,) = ({len(features)},) to match features, got {classes.shape}"
+            f"classes must have shape (N,) = ({len(features)},) to match features, "
+            f"got {classes.shape}"
         )
     if not np.issubdtype(classes.dtype, np.integer):
         raise TypeError(f"classes must be integer labels, got dtype {classes.dtype}")
@@ -93,6 +104,7 @@ def _check_n_clusters(n_clusters, n):
 
 def _check_seeds(seeds):
     seeds = tuple(seeds)
-    if not seeds or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in seeds):
+    all_ints = all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in seeds)
+    if not seeds or not all_ints:
         raise ValueError(f"seeds must be a non-empty sequence of ints, got {seeds!r}")
     return seeds

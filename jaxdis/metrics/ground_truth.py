@@ -66,7 +66,9 @@ def pair_recognition(recon_a, recon_b, labels_a, labels_b, classifier: Callable)
     example i counts when {pred_a, pred_b} == {labels_a[i], labels_b[i]} as ordered pairs either
     way: (pred_a, pred_b) == (label_a, label_b) or == (label_b, label_a). With uniform guesses
     over 10 digits, chance is about 2%; with perfect reconstructions the score is limited by the
-    classifier's accuracy (roughly its square).
+    classifier's accuracy (roughly its square). The classifier reads upright digits: for the
+    composites with a rotated cause, rotate its reconstructions back first, or use
+    ``label_probe``.
 
     Args:
       recon_a, recon_b: (N, 28, 28) or (N, 28, 56) reconstructions from each single cause.
@@ -119,7 +121,9 @@ def cause_recovery(recon_a, recon_b, cause_a, cause_b, *, exchangeable: bool = T
     names = ("recon_a", "recon_b", "cause_a", "cause_b")
     for name, array in zip(names, arrays):
         if array.shape != arrays[2].shape:
-            raise ValueError(f"{name} {array.shape} must have the shape of cause_a {arrays[2].shape}")
+            raise ValueError(
+                f"{name} {array.shape} must have the shape of cause_a {arrays[2].shape}"
+            )
         if not jnp.issubdtype(array.dtype, jnp.floating):
             raise TypeError(f"{name} must be a floating array, got dtype {array.dtype}")
         if array.ndim < 2:
@@ -165,7 +169,9 @@ def label_probe(code, labels, *, test_fraction: float = 0.25, seed: int = 0):
     if not np.all(np.isfinite(code)):
         raise ValueError("code holds NaN or infinite values")
     if labels.ndim not in (1, 2) or labels.shape[0] != code.shape[0]:
-        raise ValueError(f"labels must have shape (N,) or (N, C) with N = {code.shape[0]}, got {labels.shape}")
+        raise ValueError(
+            f"labels must have shape (N,) or (N, C) with N = {code.shape[0]}, got {labels.shape}"
+        )
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
     if not 0 < test_fraction < 1:

@@ -166,7 +166,8 @@ def _validate(x, y, k, tile_size):
             raise TypeError(f"ksg_mi: {name} must be a floating array, got dtype {value.dtype}")
     if x.shape[0] != y.shape[0]:
         raise ValueError(
-            f"ksg_mi: x and y must have the same number of samples N, got x {x.shape} and y {y.shape}"
+            f"ksg_mi: x and y must have the same number of samples N, "
+            f"got x {x.shape} and y {y.shape}"
         )
     if x.dtype != y.dtype:
         raise TypeError(f"ksg_mi: x and y must share a dtype, got {x.dtype} and {y.dtype}")

@@ -40,7 +40,8 @@ def parzen_log_densities(samples, points, bandwidth, *, tile_size: int = 512):
       (N,) log-densities in nats, of the samples' dtype.
     """
     samples, points = _validate(samples, points, bandwidth, tile_size)
-    return _log_densities(samples, points, jnp.asarray(bandwidth, samples.dtype), tile_size=tile_size)
+    bandwidth = jnp.asarray(bandwidth, samples.dtype)
+    return _log_densities(samples, points, bandwidth, tile_size=tile_size)
 
 
 def parzen_log_likelihood(samples, test, bandwidth, *, tile_size: int = 512):
@@ -89,7 +90,8 @@ def _log_densities(samples, points, bandwidth, *, tile_size):
             # Running log-sum-exp: (max so far, sum of exp(value - max)).
             peak, total = running
             centres, valid = sample_block
-            squared = query_norms[:, None] + jnp.sum(centres**2, axis=1)[None, :] - 2 * query @ centres.T
+            centre_norms = jnp.sum(centres**2, axis=1)
+            squared = query_norms[:, None] + centre_norms[None, :] - 2 * query @ centres.T
             exponent = -jnp.maximum(squared, 0) / (2 * bandwidth**2)
             exponent = jnp.where(valid[None, :], exponent, -jnp.inf)
             new_peak = jnp.maximum(peak, jnp.max(exponent, axis=1))
@@ -98,7 +100,8 @@ def _log_densities(samples, points, bandwidth, *, tile_size):
             )
             return (new_peak, total), None
 
-        start = (jnp.full((query.shape[0],), -jnp.inf, samples.dtype), jnp.zeros((query.shape[0],), samples.dtype))
+        rows = query.shape[0]
+        start = (jnp.full((rows,), -jnp.inf, samples.dtype), jnp.zeros((rows,), samples.dtype))
         (peak, total), _ = lax.scan(accumulate, start, (sample_tiles, sample_valid))
         return peak + jnp.log(total)
 
