@@ -26,7 +26,9 @@ Studies (``study``):
   bound from training images.
 - ``labels``: accuracy against the number of labelled examples per class, with the unlabelled
   rest (beta masked per example) and without it (trained on the labelled images alone, repeated
-  to the training set's length: the same number of optimizer steps).
+  to the training set's length: the same number of optimizer steps). At their natural share the
+  labelled examples are rare in minibatches; ``balanced_labels`` appends them, repeated, so that
+  half of each epoch is labelled.
 - ``options``: do the authors' unpublished details matter? Every pair of minibatch size
   (``option_batch_sizes``) and max-norm (``option_max_norms``), ``seeds`` seeds each, the same
   number of epochs; validation-selected test accuracy and reconstruction error.
@@ -92,6 +94,7 @@ class XCovConfig:
     train_examples: int = 50_000  # the first n of the 50,000 training images
     labelled_per_class: tuple[int, ...] = (10, 60, 100)  # labels study: 100, 600, 1000 in all
     labels_epochs: int = 1  # labels study, with the unlabelled rest (the others: same steps)
+    balanced_labels: bool = False  # labels study: half of each epoch's examples labelled
     parzen_samples: int = 10_000  # decoded samples (Goodfellow et al. 2014: 10,000)
     parzen_test: int = 1_000  # test images scored (paper: the 10,000)
     parzen_bandwidths: tuple[float, ...] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35)
@@ -503,34 +506,47 @@ def parzen_study(config, model, variables, on_train, index, splits) -> dict:
 
 def study_labels(config: XCovConfig, splits, log) -> dict:
     """Test accuracy against labelled examples per class: with the unlabelled rest (beta masked
-    per example, one program for all counts) and without it (the labelled images alone, as many
-    optimizer steps). One seed per count."""
+    per example) and without it (the labelled images alone, as many optimizer steps). One seed
+    per count; all runs share one compiled program."""
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = (
         splits["train"], splits["validation"], splits["test"])
     counts = list(config.labelled_per_class)
     masks = [label_mask(y_train, k, config.seed + k) for k in counts]
-    model = model_of(config.model)
-    settings = TrainSettings(model, config.labels_epochs, config.batch_size, len(x_train),
-                             config.learning_rate, config.rho, config.eps, config.max_norm)
+    # Every run sees examples by index into ``order``; with ``balanced_labels`` the labelled images,
+    # repeated, are appended to the training set, so half of each epoch carries labels (the paper
+    # does not say how it mixed labelled and unlabelled examples in a minibatch).
+    length = 2 * len(x_train) if config.balanced_labels else len(x_train)
+    settings = TrainSettings(model_of(config.model), config.labels_epochs, config.batch_size,
+                             length, config.learning_rate, config.rho, config.eps, config.max_norm)
+    model = settings.model
     weights = [(config.alpha, config.beta, config.gamma)] * len(counts)
-    variables, _, _ = train_models(settings, [0] * len(counts), weights, masks,
-                                   on_device(x_train, y_train, True), on_device(x_val, y_val),
-                                   config.selection, config.seed, log, "labels_with_unlabelled")
-    with_rest = evaluate_stack(model, variables, x_test, y_test)["accuracy"]
-    steps = config.labels_epochs * (len(x_train) // config.batch_size)
-    # Labelled images only: each subset is repeated cyclically to the training set's length, so an
-    # epoch is as many steps as above and every count shares one compiled program.
+    with_rest = []
+    for k, mask in zip(counts, masks):
+        order = np.arange(len(x_train))
+        flags = mask
+        if config.balanced_labels:
+            order = np.concatenate([order, np.resize(np.flatnonzero(mask), len(x_train))])
+            flags = np.concatenate([mask, np.ones(len(x_train), np.float32)])
+        v, _, _ = train_models(settings, [0], weights[:1], [flags],
+                               on_device(x_train[order], y_train[order], True),
+                               on_device(x_val, y_val), config.selection, config.seed, log,
+                               f"labels_with_unlabelled_{k}")
+        with_rest.append(float(evaluate_stack(model, v, x_test, y_test)["accuracy"][0]))
+    steps = config.labels_epochs * (length // config.batch_size)
+    # Labelled images only: each subset is repeated cyclically to the same length, so an epoch is
+    # as many steps as above and every run shares one compiled program.
     without = []
     for k, mask in zip(counts, masks):
-        keep = np.resize(np.flatnonzero(mask), len(x_train))
-        v, _, _ = train_models(settings, [0], [weights[0]], [np.ones(len(keep), np.float32)],
+        keep = np.resize(np.flatnonzero(mask), length)
+        v, _, _ = train_models(settings, [0], weights[:1], [np.ones(length, np.float32)],
                                on_device(x_train[keep], y_train[keep], True),
                                on_device(x_val, y_val), config.selection, config.seed, log,
                                f"labels_only_{k}")
         without.append(float(evaluate_stack(model, v, x_test, y_test)["accuracy"][0]))
     return {"labelled_per_class": counts, "labelled_total": [10 * k for k in counts],
             "optimizer_steps": steps,
-            "test_accuracy_with_unlabelled": with_rest.tolist(),
+            "balanced_labels": config.balanced_labels,
+            "test_accuracy_with_unlabelled": with_rest,
             "test_accuracy_labelled_only": without}
 
 
@@ -659,7 +675,10 @@ def markdown(summary: dict) -> str:
     if "labels" in summary:
         lb = summary["labels"]
         lines += ["", "## Accuracy against labelled examples (test, seed 0)", "",
-                  f"{lb['optimizer_steps']} optimizer steps each.", "",
+                  f"{lb['optimizer_steps']} optimizer steps each; "
+                  + ("half of each epoch's examples labelled (labelled images repeated)."
+                     if lb.get("balanced_labels") else "labelled examples at their natural share."),
+                  "",
                   "| labelled | with unlabelled rest | labelled only |", "| --- | --- | --- |"]
         for n, a, b in zip(lb["labelled_total"], lb["test_accuracy_with_unlabelled"],
                            lb["test_accuracy_labelled_only"]):
