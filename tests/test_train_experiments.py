@@ -94,3 +94,20 @@ def test_an_asae_run_through_the_cli(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["alive_seeds"] == 2 and len(summary["final_mi_per_seed"]) == 2
     assert (out / "figures" / "mi_curves.png").exists()
+
+
+def test_figure_grids_place_each_image_in_its_cell():
+    from jaxdis import viz
+
+    images = np.arange(2 * 3 * 4 * 5, dtype=float).reshape(2, 3, 4, 5)
+    picture = viz.tile(images, pad=1)
+    assert picture.shape == (2 * 5 - 1, 3 * 6 - 1)
+    for r in range(2):
+        for c in range(3):
+            np.testing.assert_array_equal(picture[r * 5: r * 5 + 4, c * 6: c * 6 + 5], images[r, c])
+    with pytest.raises(ValueError, match="grid"):
+        viz.cross_plot(np.zeros((3, 4, 4)), np.zeros((2, 4, 4)), np.zeros((3, 2, 4, 4)))
+    with pytest.raises(ValueError, match=r"mi: expected \(n_seeds, n_epochs\)"):
+        viz.mi_curves(np.zeros(5))
+    fig = viz.mi_curves(np.random.default_rng(0).random((3, 6)), [(2, "stage 3")])
+    assert len(fig.axes[0].lines) == 3 + 1 + 1  # seeds, mean, boundary
