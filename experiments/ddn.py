@@ -63,6 +63,7 @@ class DDNConfig:
     decoder_epochs: int = 10   # stage 2
     end_to_end_epochs: int = 5  # stage 3
     encoder_lr: float = 1e-4
+    encoder_lr_grid: tuple[float, ...] = ()  # if set: seed i uses grid[i % len(grid)]
     predictor_lr: float = 1e-3
     decoder_lr: float = 1e-3
     momentum: float = 0.9
@@ -90,7 +91,7 @@ THESIS = {
 }
 
 QUICK = dict(n_train=4000, probe_size=1000, hidden=256, encoder_epochs=20, decoder_epochs=5,
-             end_to_end_epochs=5)
+             end_to_end_epochs=5, pair_recognition=False)
 
 
 def make_config(dataset: str | None) -> DDNConfig:
@@ -183,11 +184,16 @@ def run(config: DDNConfig, run_dir) -> dict:
                            config.momentum, config.sigma, config.alpha, config.alpha_end,
                            config.denoise_stage1, config.batch_size, config.mi_k)
     program = ddn_program(arch, schedule)
+    hyperparams, encoder_lrs = None, [config.encoder_lr] * config.seeds
+    if config.encoder_lr_grid:  # the seed axis carries a grid of encoder / predictor ratios
+        grid = config.encoder_lr_grid
+        encoder_lrs = [grid[i % len(grid)] for i in range(config.seeds)]
+        hyperparams = {"encoders": {"learning_rate": np.asarray(encoder_lrs, np.float32)}}
     start = time.perf_counter()
     states, resumed = train_sweep(program, config.seeds, config.seed, x, x[probe_index], run_dir,
                                   epochs_per_call=config.epochs_per_call,
                                   save_checkpoints=config.checkpoints,
-                                  desc=f"ddn {config.dataset}")
+                                  desc=f"ddn {config.dataset}", hyperparams=hyperparams)
     train_seconds = time.perf_counter() - start
 
     # Final codes and reconstructions of the probe set, every seed.
@@ -214,6 +220,7 @@ def run(config: DDNConfig, run_dir) -> dict:
              arch.hidden],
         "n_train": int(x.shape[0]), "seeds": config.seeds,
         "epochs (stage 1, 2, 3)": [s.epochs for s in program.stages],
+        "encoder_lr_per_seed": encoder_lrs,
         "final_mi_per_seed": final_mi, "final_mi_mean": float(np.nanmean(final_mi)),
         "final_mi_median": float(np.nanmedian(final_mi)),
         "initial_mi_mean": float(np.nanmean(mi_all[:, 0])),

@@ -171,13 +171,22 @@ def stage_losses_and_grads(arch: DDNArchitecture, schedule: DDNSchedule, stage: 
 
 def probe_metrics(arch: DDNArchitecture, k: int, params, probe_x, key):
     """Per epoch on the probe set: the KSG mutual information I(z_a; z_b) in nats (the thesis's
-    measure of entanglement, section 8.2) and the joint reconstruction error."""
-    del key  # the codes are linear outputs: no exact ties to break with jitter
+    measure of entanglement, section 8.2), the joint reconstruction error, and the spread of each
+    code (mean over units of the standard deviation over examples).
+
+    The spread tells a collapsed code from an entangled one: when every hidden ReLU of an encoder
+    dies, its code is one constant for all examples, all probe points tie, and the KSG estimate
+    reads its maximum (about psi(k) + psi(n) - 2 psi(1), near 9 nats for n = 1000), although a
+    constant carries no information. Codes are linear outputs, so short of such a collapse they
+    have no exact ties, and no jitter is added (the key is unused)."""
+    del key
     nets = _by_network(params)
     z_a, z_b = _codes(arch, nets, probe_x)
     joint = _net(arch, "g_ab", nets, jnp.concatenate([z_a, z_b], axis=-1))
     return {"mi": ksg.ksg_mi(z_a, z_b, k=k),
-            "probe_reconstruction": ddn_predictive_loss(joint, probe_x)}
+            "probe_reconstruction": ddn_predictive_loss(joint, probe_x),
+            "code_a_std": jnp.mean(jnp.std(z_a, axis=0)),
+            "code_b_std": jnp.mean(jnp.std(z_b, axis=0))}
 
 
 def ddn_optimizer(schedule: DDNSchedule):
