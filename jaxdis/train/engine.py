@@ -155,7 +155,13 @@ def init_states(program: Program, keys: jax.Array, hyperparams: dict | None = No
             if np.shape(value) != (keys.shape[0],):
                 raise ValueError(f"hyperparams[{role!r}][{name!r}]: expected shape "
                                  f"({keys.shape[0]},), one value per seed, got {np.shape(value)}")
-    return jax.jit(jax.vmap(functools.partial(init_state, program)))(keys, hyperparams)
+    return _compiled_init(program)(keys, hyperparams)
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled_init(program: Program):
+    # Cached per program so repeated sweeps (and resumes) do not recompile the initialisation.
+    return jax.jit(jax.vmap(functools.partial(init_state, program)))
 
 
 # ----------------------------------------------------------------------------- one step, epochs
