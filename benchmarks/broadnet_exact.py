@@ -21,22 +21,13 @@ import datetime
 import os
 import platform
 import subprocess
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxdis.energy import broadnet, exact
-
-
-def best_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return min(times)
+from _timing import best_time  # benchmarks/_timing.py, beside this script
 
 
 def step_fn(method, chunk_size):

@@ -27,6 +27,7 @@ from scipy.spatial import cKDTree
 from scipy.special import digamma
 
 from jaxdis.metrics import ksg_mi
+from _timing import best_time  # benchmarks/_timing.py, beside this script
 
 
 def ksg_kdtree(x, y, k=3):
@@ -44,15 +45,6 @@ def ksg_kdtree(x, y, k=3):
 
     n_x, n_y = strictly_closer(x), strictly_closer(y)
     return digamma(k) + digamma(n) - np.mean(digamma(n_x + 1) + digamma(n_y + 1))
-
-
-def best_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def correlated_codes(rng, runs, n, dim=10, rho=0.5):

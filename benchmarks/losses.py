@@ -32,15 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdis.losses import forced_apart_multi, xcov
-
-
-def best_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return min(times)
+from _timing import best_time  # benchmarks/_timing.py, beside this script
 
 
 def compiled_with_memory(fn, *args):
