@@ -126,3 +126,32 @@ def test_cause_recovery_is_one_for_the_generating_split_and_not_for_a_mixed_one(
     np.testing.assert_allclose(renamed, 1.0, atol=1e-4)  # the causes' names do not matter
     mixed = analysis.cause_recovery(model([0, 2], [1, 3]), x, cause_a, cause_b, 0.1)
     assert np.all(np.asarray(mixed) < 0.7), mixed
+
+
+@pytest.mark.parametrize("num_a, num_b", [(4, 3), (2, 5), (6, 6)])
+def test_fast_posterior_means_equal_the_tabulated_posterior(num_a, num_b):
+    model = random_model(11 + num_a, num_a, num_b, 9)
+    model = model._replace(W=0.5 * model.W, V=0.5 * model.V)
+    x = jnp.asarray(np.random.default_rng(3).normal(size=(13, 9)), jnp.float32)
+    fast = analysis.posterior_mean_reconstructions(model, x, 0.8, method="fast")
+    table = analysis.posterior_mean_reconstructions(model, x, 0.8, method="table")
+    for got, want in zip(fast, table):
+        scale = float(jnp.max(jnp.abs(want)))
+        assert scale > 0.1  # the comparison is not vacuous
+        np.testing.assert_allclose(got, want, atol=1e-5 * scale, rtol=1e-4)
+    with pytest.raises(ValueError, match="method"):
+        analysis.posterior_mean_reconstructions(model, x, 0.8, method="nope")
+
+
+def test_centred_cause_recovery_ignores_a_constant_moved_between_the_true_causes():
+    model = random_model(5, 3, 3, 6)
+    rng = np.random.default_rng(4)
+    x = jnp.asarray(rng.normal(size=(30, 6)), jnp.float32)
+    cause_a = jnp.asarray(rng.normal(size=(30, 6)), jnp.float32)
+    cause_b = x - cause_a
+    shift = jnp.asarray(rng.normal(size=6), jnp.float32) * 3
+    recover = lambda a, b, centred: analysis.cause_recovery(model, x, a, b, 1.0, centred)  # noqa
+    np.testing.assert_allclose(recover(cause_a + shift, cause_b - shift, True),
+                               recover(cause_a, cause_b, True), rtol=1e-5)
+    assert not np.allclose(recover(cause_a + shift, cause_b - shift, False),
+                           recover(cause_a, cause_b, False), rtol=1e-2)

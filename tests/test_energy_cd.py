@@ -124,3 +124,28 @@ def test_bad_hyperparameters_and_inputs_are_named():
     with pytest.raises(ValueError, match="batch_size"):
         cd.cd_epoch(params, cd.init_state(params, 4), jnp.ones((4, 6)), jax.random.key(0),
                     cd.CDHyper(), 8)
+
+
+def test_grbm_cd_at_sigma_equals_cd_at_unit_noise_on_rescaled_data():
+    # A GRBM (W, b) at noise sigma on data v is the model (W / sigma, b) at sigma = 1 on v / sigma,
+    # and a CD step with weight learning rate r sigma^2 (bias rate r) is the step with rate r in
+    # those units (the activity sweeps of experiments/broadnet.py train at sigma = 1 on that
+    # account).
+    sigma, rate = 0.3, 0.05
+    rng = np.random.default_rng(5)
+    params = GRBMParams(jnp.asarray(rng.normal(0, 0.2, (4, 7)), jnp.float32),
+                        jnp.asarray(rng.normal(-0.5, 0.5, 4), jnp.float32))
+    v = jnp.asarray(rng.normal(0, 0.5, (16, 7)), jnp.float32)
+    at_sigma = cd.CDHyper(sigma=sigma, learning_rate=rate * sigma**2, bias_learning_rate=rate,
+                          momentum=0.5, k=3)
+    at_unit = cd.CDHyper(sigma=1.0, learning_rate=rate, momentum=0.5, k=3)
+    scaled = params._replace(W=params.W / sigma)
+    state, state_unit = cd.init_state(params, 16), cd.init_state(scaled, 16)
+    for step in range(3):
+        key = jax.random.key(step)
+        params, state, _ = cd.cd_step(params, state, v, key, at_sigma)
+        scaled, state_unit, _ = cd.cd_step(scaled, state_unit, v / sigma, key, at_unit)
+    # float32 rounding through three chains of three steps; the weights are of order 0.2.
+    np.testing.assert_allclose(params.W, sigma * scaled.W, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(params.b, scaled.b, rtol=1e-4, atol=1e-5)
+    assert float(jnp.max(jnp.abs(state.velocity.W))) > 1e-3  # the steps moved the weights
