@@ -10,6 +10,8 @@ The pieces, in the order Alg. 4 uses them:
   ``mean + (S * m) @ A.T`` keeps only the components of the group ``m``.
 - :func:`group_mi_cost` is the cost of thesis eq. 6.2, ``l(m) = I(S m; S (1 - m))``, the Kraskov
   estimate between the two groups of sources, with the tiny jitter of thesis section 6.2.
+- :func:`kraskov_flip_cost` is the same cost, exactly, as a :class:`FlipCost`: a state carried
+  from one single flip to the next makes a proposal cost O(N^2) instead of KSG's O(N^2 C).
 - :func:`temperature` is the schedule of thesis eq. 6.4, started at 0.1.
 - :func:`anneal` is the annealing loop of Alg. 4 (one ``lax.scan``) with the acceptance rule of
   thesis eq. 6.3 (= eq. 5.9); ``jax.vmap`` it over PRNG keys for many chains, and over source
@@ -33,6 +35,19 @@ import numpy as np
 Array = jax.Array
 CostFn = Callable[[Array], Array]
 """``cost(mask) -> scalar``: ``mask`` is a bool vector (C,), True for cause A."""
+
+
+class FlipCost(NamedTuple):
+    """A cost that carries a state (``aux``, any pytree) from one single-variable flip to the next,
+    for costs where scoring a flip of a known state is cheaper than scoring a state afresh.
+
+    ``init(mask) -> (cost, aux)``; ``flip(aux, mask, j) -> (cost, aux)``: the cost and the state
+    of ``mask`` with ``m_j`` flipped. Both are traced under jit/vmap. :func:`anneal` takes a plain
+    :data:`CostFn` or a ``FlipCost``.
+    """
+
+    init: Callable
+    flip: Callable
 
 PROPOSALS = ("single", "all-flips")
 
@@ -170,21 +185,119 @@ def group_mi_cost(
     where a column that is zero for every point adds ``|0 - 0| = 0`` and cannot be the maximum's
     argument, and the KSG estimate (algorithm 1 of Kraskov et al.) has no explicit dimension term.
 
-    ``key`` and ``jitter`` are section 6.2's very low-amplitude noise against tied points; ``key``
-    is fixed for the whole annealing run so that the cost is a function of the mask alone.
+    ``key`` and ``jitter`` are section 6.2's very low-amplitude noise against tied points
+    (:func:`jitter_sources`): it is added to the sources once, so that each source keeps the same
+    noise whichever group it is in and the cost is a function of the mask alone.
     Estimates can be negative (section 6.2); the annealer only compares them.
     """
     from jaxdis.metrics import ksg_mi
 
     sources = jnp.asarray(sources)
     _check_sources(sources, "group_mi_cost")
+    sources = jitter_sources(sources, key, jitter)
 
     def cost(mask: Array) -> Array:
         in_a = mask.astype(sources.dtype)
-        return ksg_mi(sources * in_a, sources * (1 - in_a), k, key=key, jitter=jitter,
-                      tile_size=tile_size)
+        return ksg_mi(sources * in_a, sources * (1 - in_a), k, tile_size=tile_size)
 
     return cost
+
+
+def jitter_sources(sources: Array, key: Array | None, jitter: float) -> Array:
+    """Section 6.2's noise against ties: ``S + jitter * std(S_c) * z``, z standard normal (the
+    same scaling as ``jaxdis.metrics.ksg_mi``'s jitter); ``sources`` unchanged when ``key`` is
+    None. In float32 a relative jitter below about 1e-7 only separates exact zeros."""
+    if key is None:
+        return sources
+    scale = jitter * jnp.std(sources, axis=0)
+    return sources + scale * jax.random.normal(key, sources.shape, sources.dtype)
+
+
+def kraskov_flip_cost(
+    sources: Array, *, k: int = 3, key: Array | None = None, jitter: float = 1e-10,
+    row_tile: int = 512,
+) -> FlipCost:
+    """:func:`group_mi_cost` (eq. 6.2, KSG estimator 1, max norm) as a :class:`FlipCost`: equal to
+    it, but a single flip costs O(N^2) instead of O(N^2 C).
+
+    Two facts about KSG on the groups ``S m`` and ``S (1 - m)`` make this possible:
+
+    - the joint distance ``max_c |S_ic - S_jc|`` runs over all C sources whatever the mask, so
+      each point's k-th neighbour distance ``eps_i`` is computed once;
+    - point j is a marginal neighbour of i in group A, ``max_{c in A} |S_ic - S_jc| < eps_i``,
+      iff no source of A is "far": with ``E_c(i, j) = [|S_ic - S_jc| >= eps_i]``, iff
+      ``K_A(i, j) = sum_{c in A} E_c(i, j)`` is 0; likewise ``K_B = K_all - K_A`` for group B.
+
+    The state is ``K_A`` (N, N) int16, and flipping ``m_j`` adds or subtracts ``E_j``: then
+    ``n_A(i) = #{j : K_A(i, j) = 0}``, ``n_B(i)`` likewise, and
+    ``l(m) = psi(k) + psi(N) - < psi(n_A(i) + 1) + psi(n_B(i) + 1) >_i``. The point itself is
+    never its own neighbour: ``E_c(i, i)`` is set to 1, so ``K_A(i, i) = |A| > 0`` on every
+    two-sided state. On a one-sided state the estimate is not defined (as with ``ksg_mi``, which
+    this does not guard either: :func:`anneal` never proposes one).
+
+    Memory: two (N, N) int16 arrays per chain plus one (N, N) float32 while setting up (N = 5000:
+    150 MB); the set-up is O(N^2 C) once, in row tiles of ``row_tile``.
+    """
+    sources = jnp.asarray(sources)
+    _check_sources(sources, "kraskov_flip_cost")
+    n, n_members = sources.shape
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < n:
+        raise ValueError(f"kraskov_flip_cost: k must be an int in [1, N={n}), got {k!r}")
+    if n_members > np.iinfo(np.int16).max:
+        raise ValueError(f"kraskov_flip_cost: at most 32767 sources, got {n_members}")
+    if isinstance(row_tile, bool) or not isinstance(row_tile, int) or row_tile < 1:
+        raise ValueError(f"kraskov_flip_cost: row_tile must be a positive int, got {row_tile!r}")
+    from jax.scipy.special import digamma
+
+    sources = jitter_sources(sources, key, jitter)
+    dtype = sources.dtype
+    row_tile = min(row_tile, n)
+    n_tiles = -(-n // row_tile)
+    padded_rows = jnp.pad(jnp.arange(n), (0, n_tiles * row_tile - n), constant_values=n - 1)
+
+    def joint_eps(rows):
+        # k-th smallest max-norm distance from each row point to the other N - 1 points.
+        def take_column(distance, column):
+            return jnp.maximum(distance, jnp.abs(column[rows][:, None] - column[None, :])), None
+
+        distance, _ = jax.lax.scan(take_column, jnp.zeros((len(rows), n), dtype), sources.T)
+        distance = jnp.where(rows[:, None] == jnp.arange(n)[None, :], jnp.inf, distance)
+        return -jax.lax.top_k(-distance, k)[0][:, k - 1]
+
+    eps = jax.lax.map(joint_eps, padded_rows.reshape(n_tiles, row_tile)).reshape(-1)[:n]
+    diagonal = jnp.eye(n, dtype=bool)
+
+    def far(j):
+        """E_j: (N, N) bool, [|S_ij - S_lj| >= eps_i], and True on the diagonal."""
+        column = sources[:, j]
+        return (jnp.abs(column[:, None] - column[None, :]) >= eps[:, None]) | diagonal
+
+    def count_far(weights):
+        # sum_c weights_c E_c, one column at a time (never (C, N, N) at once).
+        def add_column(total, j):
+            return total + weights[j] * far(j).astype(jnp.int16), None
+
+        total, _ = jax.lax.scan(add_column, jnp.zeros((n, n), jnp.int16), jnp.arange(n_members))
+        return total
+
+    far_in_all = count_far(jnp.ones(n_members, jnp.int16))
+    constant = digamma(jnp.asarray(k, dtype)) + digamma(jnp.asarray(n, dtype))
+
+    def cost_of(far_in_a):
+        n_a = jnp.sum(far_in_a == 0, axis=1)
+        n_b = jnp.sum(far_in_all - far_in_a == 0, axis=1)
+        return constant - jnp.mean(digamma((n_a + 1).astype(dtype)) + digamma((n_b + 1).astype(dtype)))
+
+    def init(mask):
+        far_in_a = count_far(jnp.asarray(mask).astype(jnp.int16))
+        return cost_of(far_in_a), far_in_a
+
+    def flip(far_in_a, mask, j):
+        sign = jnp.where(mask[j], -1, 1).astype(jnp.int16)  # leaving A: -E_j; joining A: +E_j
+        far_in_a = far_in_a + sign * far(j).astype(jnp.int16)
+        return cost_of(far_in_a), far_in_a
+
+    return FlipCost(init=init, flip=flip)
 
 
 def temperature(iteration: Array, n_members: int, t0: float = 0.1) -> Array:
@@ -249,7 +362,7 @@ class AnnealResult(NamedTuple):
 
 
 def anneal(
-    cost_fn: CostFn,
+    cost_fn: CostFn | FlipCost,
     n_members: int,
     key: Array,
     n_steps: int,
@@ -269,7 +382,7 @@ def anneal(
         ``min(1, exp((l(m) - l(m with m_j flipped)) / T_t))`` (thesis eq. 6.3, eq. 5.9). One cost
         evaluation per step; step t uses ``T_t`` of eq. 6.4.
       - ``"all-flips"``: score every allowed single flip in one batched call (``vmap`` of the cost
-        over the C candidate masks, or ``lax.map`` in batches of ``flip_batch_size`` to bound
+        over the C candidate flips, or ``lax.map`` in batches of ``flip_batch_size`` to bound
         memory), then move by a heat-bath choice among staying and the flips,
         ``p(m') ∝ exp(-(l(m') - l(m)) / T)``. As T -> 0 this is steepest descent that stops at a
         local minimum. One step costs C evaluations, a sweep of "single", and step t uses the
@@ -277,11 +390,13 @@ def anneal(
         alike per cost evaluation.
 
     Allowed flips are those that keep both causes non-empty (:func:`allowed_flips`): the cost is
-    never evaluated on a one-sided state. A cost that returns NaN/inf on a (two-sided) state is
+    never evaluated on a one-sided state (in "all-flips" a disallowed flip's slot scores an allowed
+    flip instead, and is then ignored). A cost that returns NaN/inf on a (two-sided) state is
     never moved to; such evaluations are counted in ``trace.nonfinite``.
 
     Args:
-      cost_fn: ``cost(mask) -> scalar`` on a bool mask (C,); traced under jit/vmap.
+      cost_fn: ``cost(mask) -> scalar`` on a bool mask (C,), or a :class:`FlipCost` (e.g.
+        :func:`kraskov_flip_cost`) whose state is carried along the chain; traced under jit/vmap.
       n_members: C, at least 3 (with 2 members no flip keeps both causes non-empty).
       key: PRNG key of this chain.
       n_steps: number of steps (static).
@@ -303,6 +418,16 @@ def anneal(
         raise ValueError(f"anneal: flip_batch_size must be positive or None, got {flip_batch_size}")
     if not t0 > 0:
         raise ValueError(f"anneal: t0 must be positive, got {t0}")
+    if isinstance(cost_fn, FlipCost):
+        model, stateless = cost_fn, False
+    elif callable(cost_fn):
+        # A plain cost as a FlipCost without state: a flip is scored afresh.
+        model, stateless = FlipCost(
+            init=lambda mask: (cost_fn(mask), None),
+            flip=lambda aux, mask, j: (cost_fn(mask.at[j].set(~mask[j])), None),
+        ), True
+    else:
+        raise TypeError(f"anneal: cost_fn must be callable or a FlipCost, got {type(cost_fn)}")
 
     key_init, key_run = jax.random.split(key)
     if init_mask is None:
@@ -312,38 +437,51 @@ def anneal(
         _check_mask(mask, n_members, "anneal: init_mask")
         if mask.dtype != bool:
             raise ValueError(f"anneal: init_mask must be bool, got dtype {mask.dtype}")
-    cost = jnp.asarray(cost_fn(mask))
+    cost, aux = model.init(mask)
+    cost = jnp.asarray(cost)
     if cost.shape != ():
         raise ValueError(f"anneal: cost_fn must return a scalar, got shape {cost.shape}")
     cost = cost.astype(jnp.result_type(cost, jnp.float32))
     init_nonfinite = ~jnp.isfinite(cost)
     cost = jnp.where(init_nonfinite, jnp.inf, cost)  # any finite state is then better
 
+    def flipped(mask, j):
+        return mask.at[j].set(~mask[j])
+
+    def select(take, new, old):
+        return jax.tree.map(lambda a, b: jnp.where(take, a, b), new, old)
+
     def single_step(state, t, key):
-        mask, cost = state
+        mask, cost, aux = state
         key_pick, key_accept = jax.random.split(key)
         allowed = allowed_flips(mask)
         j = jax.random.categorical(key_pick, jnp.where(allowed, 0.0, -jnp.inf))
-        proposed = mask.at[j].set(~mask[j])
-        proposed_cost = cost_fn(proposed).astype(cost.dtype)
+        proposed_cost, proposed_aux = model.flip(aux, mask, j)
+        proposed_cost = proposed_cost.astype(cost.dtype)
         temp = temperature(t, n_members, t0)
         finite = jnp.isfinite(proposed_cost)
         # eq. 6.3 in log form: accept iff log u < (l(m) - l(m')) / T (no overflow, NaN rejects).
         log_u = jnp.log(jax.random.uniform(key_accept, dtype=cost.dtype))
         accept = finite & (log_u < (cost - proposed_cost) / temp)
-        new_state = (jnp.where(accept, proposed, mask), jnp.where(accept, proposed_cost, cost))
+        new_state = (
+            jnp.where(accept, flipped(mask, j), mask),
+            jnp.where(accept, proposed_cost, cost),
+            select(accept, proposed_aux, aux),
+        )
         return new_state, (temp, accept, (~finite).astype(jnp.int32))
 
     def all_flips_step(state, t, key):
-        mask, cost = state
+        mask, cost, aux = state
         allowed = allowed_flips(mask)
-        candidates = mask[None, :] ^ jnp.eye(n_members, dtype=bool)  # row j: m with m_j flipped
-        # A disallowed flip would be one-sided: score the current (two-sided) state in its place.
-        candidates = jnp.where(allowed[:, None], candidates, mask[None, :])
+        # A disallowed flip would be one-sided: its slot scores an allowed flip (there is one for
+        # every two-sided state with C >= 3), and its score is ignored below.
+        first_allowed = jnp.argmax(allowed)
+        flips = jnp.where(allowed, jnp.arange(n_members), first_allowed)
+        score = lambda j: model.flip(aux, mask, j)[0]  # the states themselves are not kept
         if flip_batch_size is None:
-            costs = jax.vmap(cost_fn)(candidates)
+            costs = jax.vmap(score)(flips)
         else:
-            costs = jax.lax.map(cost_fn, candidates, batch_size=flip_batch_size)
+            costs = jax.lax.map(score, flips, batch_size=flip_batch_size)
         costs = costs.astype(cost.dtype)
         usable = allowed & jnp.isfinite(costs)
         temp = temperature((t - 1) * n_members + 1, n_members, t0)
@@ -354,9 +492,12 @@ def anneal(
         choice = jax.random.categorical(key, logits)
         j = jnp.maximum(choice - 1, 0)
         moved = (choice > 0) & usable[j]  # (all options infinite: categorical's pick is moot)
+        # The chosen flip's state: one more flip for a FlipCost, nothing for a plain cost.
+        new_aux = aux if stateless else select(moved, model.flip(aux, mask, flips[j])[1], aux)
         new_state = (
-            jnp.where(moved, candidates[j], mask),
+            jnp.where(moved, flipped(mask, j), mask),
             jnp.where(moved, costs[j], cost),
+            new_aux,
         )
         return new_state, (temp, moved, jnp.sum(allowed & ~jnp.isfinite(costs)).astype(jnp.int32))
 
@@ -374,7 +515,7 @@ def anneal(
     steps = jnp.arange(1, n_steps + 1)
     keys = jax.random.split(key_run, n_steps)
     (state, best_mask, best_cost), (costs, temps, moved, nonfinite) = jax.lax.scan(
-        scan_body, ((mask, cost), mask, cost), (steps, keys)
+        scan_body, ((mask, cost, aux), mask, cost), (steps, keys)
     )
     nonfinite = nonfinite.at[0].add(init_nonfinite.astype(jnp.int32))
     return AnnealResult(

@@ -263,6 +263,77 @@ def test_kraskov_annealer_recovers_a_grouping_that_correlation_cannot_see():
 
 
 # --------------------------------------------------------------------------------------------------
+# The incremental Kraskov cost (FlipCost) against the plain KSG cost, its slow twin
+# --------------------------------------------------------------------------------------------------
+
+
+def heavy_tailed_sources_with_ties(n=400, c=10, seed=0):
+    rng = np.random.default_rng(seed)
+    sources = rng.standard_t(3, size=(n, c)).astype(np.float32)
+    sources[: n // 8, 3] = 0.0  # tied points, which the jitter separates
+    return sources
+
+
+@pytest.mark.parametrize("jitter", [0.0, 1e-3])
+def test_kraskov_flip_cost_equals_ksg_along_a_sequence_of_flips(jitter):
+    _ksg_mi()
+    sources = heavy_tailed_sources_with_ties()
+    key = jax.random.key(2)
+    slow = jax.jit(ica.group_mi_cost(sources, key=key, jitter=jitter))
+    fast = ica.kraskov_flip_cost(sources, key=key, jitter=jitter, row_tile=96)  # 400 = 4 tiles + pad
+    mask = np.array([1, 0, 1, 1, 0, 0, 1, 0, 1, 0], bool)
+    cost, aux = jax.jit(fast.init)(jnp.asarray(mask))
+    np.testing.assert_allclose(cost, slow(jnp.asarray(mask)), rtol=1e-5, atol=1e-6)
+    flip = jax.jit(fast.flip)
+    for j in (2, 5, 7, 0, 0, 9, 3):
+        cost, aux = flip(aux, jnp.asarray(mask), j)
+        mask[j] = ~mask[j]
+        np.testing.assert_allclose(cost, slow(jnp.asarray(mask)), rtol=1e-5, atol=1e-6)
+    # The state is the count of far sources in A: re-initialising at the end gives the same one.
+    np.testing.assert_array_equal(aux, jax.jit(fast.init)(jnp.asarray(mask))[1])
+
+
+@pytest.mark.parametrize("proposal", ica.PROPOSALS)
+def test_annealing_with_the_flip_cost_follows_the_plain_cost_step_by_step(proposal):
+    _ksg_mi()
+    sources = heavy_tailed_sources_with_ties(n=300, c=6)
+    plain = ica.group_mi_cost(sources, key=jax.random.key(0))
+    fast = ica.kraskov_flip_cost(sources, key=jax.random.key(0))
+    n_steps = 30 if proposal == "single" else 6
+    slow_run = anneal_chains(plain, 6, n_chains=3, n_steps=n_steps, proposal=proposal)
+    fast_run = anneal_chains(fast, 6, n_chains=3, n_steps=n_steps, proposal=proposal)
+    np.testing.assert_array_equal(fast_run.trace.moved, slow_run.trace.moved)
+    np.testing.assert_array_equal(fast_run.mask, slow_run.mask)
+    np.testing.assert_allclose(fast_run.trace.cost, slow_run.trace.cost, rtol=1e-5, atol=1e-6)
+
+
+def test_group_cost_jitters_each_source_once_whatever_its_group():
+    # Section 6.2's noise is part of the data, not of the group a source is in.
+    _ksg_mi()
+    from jaxdis.metrics import ksg_mi
+
+    sources = heavy_tailed_sources_with_ties(n=200, c=5)
+    key = jax.random.key(4)
+    noisy = np.asarray(ica.jitter_sources(jnp.asarray(sources), key, 1e-2))
+    assert not np.array_equal(noisy, sources)
+    cost = ica.group_mi_cost(sources, key=key, jitter=1e-2)
+    for bits in ([1, 0, 0, 1, 0], [0, 1, 1, 0, 1]):
+        m = np.array(bits, bool)
+        expected = ksg_mi(jnp.asarray(noisy[:, m]), jnp.asarray(noisy[:, ~m]), 3)
+        np.testing.assert_allclose(cost(jnp.asarray(m)), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_flip_cost_arguments_are_named():
+    sources = heavy_tailed_sources_with_ties(n=50, c=4)
+    with pytest.raises(ValueError, match="k must be"):
+        ica.kraskov_flip_cost(sources, k=50)
+    with pytest.raises(ValueError, match="row_tile"):
+        ica.kraskov_flip_cost(sources, row_tile=0)
+    with pytest.raises(TypeError, match="cost_fn must be callable or a FlipCost"):
+        ica.anneal(3.0, 4, jax.random.key(0), 2)
+
+
+# --------------------------------------------------------------------------------------------------
 # FastICA, reconstructions and the scores of a grouping
 # --------------------------------------------------------------------------------------------------
 
