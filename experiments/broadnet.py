@@ -6,6 +6,11 @@
   image over all 4096 hidden states against the frequencies of the Alg. 1 sampler;
 - ``activity`` (Fig. 4.6): a GRBM-initialised Broadnet of 50 + 50 units; the activity of eq. 4.8
   along 10 iterations of inference, per image and averaged over the dataset;
+- ``activity-sigma`` (Fig. 4.7) and ``activity-scale`` (Fig. 4.8): the mean activity along
+  inference of GRBM-initialised 50 + 50 Broadnets with each cause in [-1, 1], one per noise sigma
+  in ``sweep_sigmas``, and, at sigma = ``sweep_alpha_sigma`` (thesis 0.1), one per data scale
+  alpha in ``sweep_alphas`` (each cause in [-alpha, alpha]), all GRBMs of a sweep trained in one
+  vmapped program (``activity_sweep`` says how: at unit noise on rescaled data);
 - ``exact-training`` (Fig. 4.9): ``seeds`` Broadnets of 5 + 5 units trained from random (Glorot)
   initialisation by gradient ascent on the exact log-likelihood, all seeds in one vmapped,
   scanned program; the share of runs in which one cause becomes a bias;
@@ -15,6 +20,10 @@
   into two causes of 5 (eq. 4.10, 4.11), before and after exact retraining, compared by the model
   difference of eq. 4.12;
 - ``interpolation`` (Fig. 4.17): unit pairs blended by eq. 4.13 at several alphas and retrained;
+- ``cd`` (section 3.5, Fig. 3.4, 3.6, 3.7): Broadnets of ``cd_units`` per cause trained by CD
+  (Alg. 3) on a 5 plus a linear gradient, a 3 plus a rotated 7, and a 3 beside a 7, each cause in
+  [-1, 1], with the thesis's tweaks as variants (``cd_variant``); measured by the exact
+  log-likelihood, the centred cause recovery and the variance the reconstructions explain;
 - ``all``: all of them in turn.
 
 Where the thesis judged disentangling by eye, we also measure it: ``analysis.cause_recovery``,
@@ -36,9 +45,9 @@ exact log-likelihood: in our runs at sigma = 1 the thesis's tweaked CD-5 schedul
 exact-gradient training of the same GRBM), so the Broadnet built from them was no optimum either
 and exact retraining moved it far, against the premise of Fig. 4.10-4.17.
 
-Not here yet: activity against sigma and data scale (Fig. 4.7, 4.8), the divergence under bad
-anti-Hebbian initialisation (section 4.2, Fig. 4.2-4.4; ``cd.CDHyper(negative_start="random")``
-is the switch), and CD training on the datasets of section 3.5.
+Not here yet: the divergence study of section 4.2 (Fig. 4.2-4.4) as such; the ``cd`` study's
+"random-start" variant trains with its bad anti-Hebbian initialisation
+(``cd.CDHyper(negative_start="random")``) but does not reproduce its figures.
 """
 
 from __future__ import annotations
@@ -55,8 +64,10 @@ from jaxdis.energy import analysis, cd, exact, grbm, sampling
 from jaxdis.energy import broadnet as bn
 from jaxdis.registry import Experiment
 
-STUDIES = ("posterior", "activity", "exact-training", "grbm-init-training", "configurations",
-           "interpolation", "all")
+STUDIES = ("posterior", "activity", "activity-sigma", "activity-scale", "exact-training",
+           "grbm-init-training", "configurations", "interpolation", "cd", "all")
+CD_DATASETS = ("gradient", "rotated", "side-by-side")
+CD_VARIANTS = ("mean-field", "samples", "samples-tweaked", "random-start")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +104,20 @@ class BroadnetConfig:
     interpolation_pairs: int = 6  # thesis: 6
     interpolation_alphas: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)  # thesis: five values
     interpolation_epochs: int = 50  # "to convergence"
+    # activity against sigma and data scale (Fig. 4.7, 4.8): each cause in [-1, 1], 50-unit GRBMs
+    sweep_sigmas: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0)  # thesis: 30 in (0, 3]
+    sweep_alphas: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)  # thesis: 20 in [0.1, 5]
+    sweep_alpha_sigma: float = 0.1  # thesis: 0.1
+    sweep_grbm_epochs: int = 20  # CD-grbm_k epochs per GRBM (thesis: not stated)
+    # CD training on the data of section 3.5 (Fig. 3.4, 3.6, 3.7): causes in [-1, 1]
+    cd_datasets: tuple[str, ...] = ("gradient", "rotated", "side-by-side")
+    cd_variants: tuple[str, ...] = ("mean-field", "samples", "samples-tweaked", "random-start")
+    cd_units: int = 10  # per cause (thesis table 3.1: 10 or 1000)
+    cd_epochs: int = 10  # thesis: not stated
+    cd_seeds: int = 2
+    cd_learning_rate: float = 0.001  # not tuned; table 3.1 tried 0.00001 and 0.01
+    cd_small_batch: int = 5  # thesis: "no greater than 5"
+    cd_large_batch: int = 64
 
 
 def make_config(dataset: str | None) -> BroadnetConfig:
@@ -100,11 +125,12 @@ def make_config(dataset: str | None) -> BroadnetConfig:
     return BroadnetConfig()
 
 
-def load_data(config: BroadnetConfig):
-    """Fig. 4.1: an upright 0 or 1 plus a 2 or 4 rotated by 90 degrees, each in [0, 1], summed."""
+def load_data(config: BroadnetConfig, mnist=None):
+    """Fig. 4.1: an upright 0 or 1 plus a 2 or 4 rotated by 90 degrees, each in [0, 1], summed.
+    ``mnist``: (images, labels) already loaded, or None to load the training split."""
     from jaxdis import data
 
-    images, labels = data.load_mnist("train")
+    images, labels = data.load_mnist("train") if mnist is None else mnist
     composite = data.make_rotated_composite(images, labels, classes_a=(0, 1), classes_b=(2, 4),
                                             n_pairs=config.n_images, seed=config.seed,
                                             combine="sum")
@@ -113,19 +139,22 @@ def load_data(config: BroadnetConfig):
 
 
 @functools.partial(jax.jit, static_argnames=("epochs", "hyper", "batch"))
-def cd_epochs(params, keys, images, epochs, hyper, batch):
-    """``epochs`` CD epochs of GRBMs stacked on a leading axis (one key each), vmapped."""
+def cd_epochs(params, keys, images, epochs, hyper, batch, scales=None):
+    """``epochs`` CD epochs of GRBMs stacked on a leading axis (one key each), vmapped; run r
+    trains on ``images * scales[r]`` (scales None: all 1)."""
+    if scales is None:
+        scales = jnp.ones(keys.shape[:1], images.dtype)
 
-    def one(params, key):
+    def one(params, key, scale):
         def epoch(carry, key):
-            params, state, _ = cd.cd_epoch(*carry, images, key, hyper, batch)
+            params, state, _ = cd.cd_epoch(*carry, images * scale, key, hyper, batch)
             return (params, state), None
 
         (params, _), _ = jax.lax.scan(epoch, (params, cd.init_state(params, batch)),
                                       jax.random.split(key, epochs))
         return params
 
-    return jax.vmap(one)(params, keys)
+    return jax.vmap(one)(params, keys, scales)
 
 
 def train_grbms(keys, images, num_hidden, config: BroadnetConfig, tweaked: bool = False):
@@ -583,20 +612,311 @@ def interpolation_study(config, run_dir, data, key):
     return summary
 
 
+# ------------------------------------------------------------------------------------------------
+# Fig. 4.7, 4.8: activity along inference against sigma and against the data's scale
+
+
+def activity_sweep(config, data, key, sigmas, alphas):
+    """Mean activity (eq. 4.8) along ``activity_steps`` iterations of inference, (S, T), for S
+    GRBM-initialised Broadnets of ``activity_units`` per cause: setting s has noise sigmas[s] and
+    each cause normalised to [-1, 1] and multiplied by alphas[s] (thesis Fig. 4.7: alpha = 1;
+    Fig. 4.8: sigma = 0.1); its GRBMs are trained on their cause, it infers on their sum.
+
+    All settings train in one vmapped program at unit noise: a GRBM (W, b) at noise sigma on data
+    v is the model (W / sigma, b) at noise 1 on v / sigma, and a CD step with weight learning rate
+    r sigma^2 (bias rate r) is the step with rate r there (``tests/test_energy_cd.py``). So setting
+    s trains on its causes times alpha_s / sigma_s at sigma = 1 with ``grbm_learning_rate`` and is
+    mapped back (W = sigma_s W') before inference at sigma_s on alpha_s x: its weights' rate is
+    ``grbm_learning_rate * sigma_s^2``, the same step in units of sigma (the thesis's rates for
+    these runs are not given; a fixed rate at sigma = 0.1 is a 100 times larger step)."""
+    x_a, x_b = 2 * data[1] - 1, 2 * data[2] - 1  # each cause in [-1, 1] (thesis Fig. 4.7, 4.8)
+    sigmas, alphas = jnp.asarray(sigmas, jnp.float32), jnp.asarray(alphas, jnp.float32)
+    count = len(sigmas)
+    key_a, key_b, key_chain = jax.random.split(key, 3)
+    hyper = cd.CDHyper(sigma=1.0, learning_rate=config.grbm_learning_rate,
+                       momentum=config.grbm_momentum, k=config.grbm_k)
+
+    def train(images, key):
+        keys = jax.random.split(key, 2 * count)
+        init = jax.vmap(lambda k: grbm.init_params(k, config.activity_units, images.shape[1],
+                                                   weight_scale=0.01, bias=-1.0))(keys[:count])
+        return cd_epochs(init, keys[count:], images, config.sweep_grbm_epochs, hyper,
+                         config.grbm_batch, alphas / sigmas)
+
+    cause_a, cause_b = train(x_a, key_a), train(x_b, key_b)
+    params = bn.BroadnetParams(cause_a.W * sigmas[:, None, None], cause_b.W * sigmas[:, None, None],
+                               cause_a.b, cause_b.b)
+
+    @jax.jit
+    @jax.vmap
+    def mean_activity(params, sigma, alpha, key):
+        chains = sampling.posterior_chain(params, alpha * (x_a + x_b), key, sigma,
+                                          config.activity_steps)
+        return jnp.mean(analysis.activity(chains.trace_a, chains.trace_b), 1)
+
+    return np.asarray(mean_activity(params, sigmas, alphas, jax.random.split(key_chain, count)))
+
+
+def sweep_figure(run_dir, curves, values, label, title, name):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    steps = np.arange(1, curves.shape[1] + 1)
+    colours = plt.cm.RdYlGn(np.linspace(0, 1, len(values)))  # red: smallest, green: largest
+    for curve, value, colour in zip(curves, values, colours):
+        ax.plot(steps, curve, "o-", color=colour, ms=3, label=f"{label} = {value:g}")
+    ax.set(xlabel="iteration of inference", ylabel="mean activity (eq. 4.8)", yscale="log",
+           title=title)
+    ax.legend(fontsize=7)
+    run_dir.save_figure(fig, name)
+
+
+def excess_and_equilibrium(curves):
+    """Per setting: the equilibrium activity (mean of steps 3 on) and how far step 2 is above it."""
+    equilibrium = curves[:, 2:].mean(1)
+    return equilibrium, curves[:, 1] - equilibrium
+
+
+def listing(values, numbers, fmt="{:.2f}"):
+    return ", ".join(f"{v:g}: " + fmt.format(n) for v, n in zip(values, numbers))
+
+
+def activity_sigma_study(config, run_dir, data, key):
+    sigmas = config.sweep_sigmas
+    curves = activity_sweep(config, data, key, sigmas, [1.0] * len(sigmas))
+    equilibrium, excess = excess_and_equilibrium(curves)
+    for sigma, curve in zip(sigmas, curves):
+        run_dir.log_metrics({"study": "activity-sigma", "sigma": sigma, "mean_activity": curve})
+    sweep_figure(run_dir, curves, sigmas, "sigma",
+                 f"Fig. 4.7 (ours): {config.activity_units} + {config.activity_units} units, "
+                 "causes in [-1, 1]", "activity_sigma")
+    summary = {"sigmas": list(sigmas), "mean_activity": curves.tolist(),
+               "equilibrium": equilibrium.tolist(), "step_2_excess": excess.tolist()}
+    write_table(run_dir, "Activity against sigma (Fig. 4.7)", [
+        ("settings", "30 values of sigma in (0, 3]", f"{len(sigmas)}: {pair(sigmas)}"),
+        ("equilibrium activity (mean of steps 3+)", "set by sigma", listing(sigmas, equilibrium)),
+        ("step 2 above equilibrium", "about 1 unit (of 100) as sigma -> 0; not negotiation",
+         listing(sigmas, excess)),
+        ("step 1", "the large change", listing(sigmas, curves[:, 0], "{:.1f}")),
+    ])
+    return summary
+
+
+def activity_scale_study(config, run_dir, data, key):
+    alphas, sigma = config.sweep_alphas, config.sweep_alpha_sigma
+    curves = activity_sweep(config, data, key, [sigma] * len(alphas), alphas)
+    equilibrium, excess = excess_and_equilibrium(curves)
+    for alpha, curve in zip(alphas, curves):
+        run_dir.log_metrics({"study": "activity-scale", "alpha": alpha, "sigma": sigma,
+                             "mean_activity": curve})
+    sweep_figure(run_dir, curves, alphas, "alpha",
+                 f"Fig. 4.8 (ours): causes in [-alpha, alpha], sigma = {sigma:g}",
+                 "activity_scale")
+    summary = {"alphas": list(alphas), "sigma": sigma, "mean_activity": curves.tolist(),
+               "equilibrium": equilibrium.tolist(), "step_2_excess": excess.tolist()}
+    write_table(run_dir, f"Activity against the data's scale alpha, sigma = {sigma:g} (Fig. 4.8)", [
+        ("settings", "20 values of alpha in [0.1, 5]", f"{len(alphas)}: {pair(alphas)}"),
+        ("equilibrium activity (mean of steps 3+)", "falls as alpha grows",
+         listing(alphas, equilibrium)),
+        ("step 2 above equilibrium", "slightly, at large alpha: under 1 unit",
+         listing(alphas, excess)),
+        ("step 1", "the large change", listing(alphas, curves[:, 0], "{:.1f}")),
+    ])
+    return summary
+
+
+# ------------------------------------------------------------------------------------------------
+# Section 3.5 (Fig. 3.4, 3.6, 3.7): CD training on the thesis's first composite datasets
+
+
+def cd_dataset(name, mnist, config):
+    """Section 3.5's data, each cause in [-1, 1] (the thesis's tweak), ``n_images`` examples:
+    "gradient" an MNIST 5 plus a linear gradient of random angle (Fig. 3.4); "rotated" a 3 plus a
+    7 rotated by 90 degrees (Fig. 3.6); "side-by-side" a 3 and a 7 next to each other, 28 x 56,
+    each cause 0 on the other's half (Fig. 3.7). Returns (x, cause_a, cause_b) flattened, and the
+    image shape."""
+    from jaxdis import data
+
+    images, labels = mnist
+    if name == "gradient":
+        comp = data.make_gradient_composite(images, labels, classes=(5,), n_pairs=config.n_images,
+                                            seed=config.seed, combine="sum", value_range=(-1, 1))
+    elif name == "rotated":
+        comp = data.make_rotated_composite(images, labels, classes_a=(3,), classes_b=(7,),
+                                           n_pairs=config.n_images, seed=config.seed,
+                                           combine="sum", value_range=(-1, 1))
+    elif name == "side-by-side":
+        rng = np.random.default_rng(config.seed)
+        index_a = rng.permutation(np.flatnonzero(labels == 3))[:config.n_images]
+        index_b = rng.permutation(np.flatnonzero(labels == 7))[:config.n_images]
+        zeros = np.zeros_like(images[index_a])
+        cause_a = np.concatenate([2 * images[index_a] - 1, zeros], 2)
+        cause_b = np.concatenate([zeros, 2 * images[index_b] - 1], 2)
+        comp = data.Composite(x=cause_a + cause_b, cause_a=cause_a, cause_b=cause_b,
+                              label_a=labels[index_a], label_b=labels[index_b],
+                              kind="side-by-side-sum", seed=config.seed, index_a=index_a,
+                              index_b=index_b)
+    else:
+        raise ValueError(f"cd_datasets: expected names from {CD_DATASETS}, got {name!r}")
+    flat = lambda a: jnp.asarray(a.reshape(len(a), -1), jnp.float32)  # noqa: E731
+    return (flat(comp.x), flat(comp.cause_a), flat(comp.cause_b)), comp.x.shape[1:]
+
+
+def cd_variant(name, config):
+    """(CDHyper, batch size) of a variant. All use CD-10 with a 10-step posterior chain (thesis
+    section 3.4) at sigma = ``config.sigma`` and weights uniform in [-0.01, 0.01], biases -1
+    (table 3.1), weight rate ``cd_learning_rate``:
+
+    - "mean-field": the standard RBM recipe, mean-field statistics, batch ``cd_large_batch``;
+    - "samples": the tweaks of Fig. 3.4: binary samples in the statistics, batch ``cd_small_batch``;
+    - "samples-tweaked": that, plus momentum 0.9, L2 0.01 and a 10 times larger bias rate
+      (section 3.5: the biases tolerate higher rates);
+    - "random-start": "samples" with the anti-Hebbian chains started from random hidden states
+      instead of each cause's own reconstruction (section 4.2)."""
+    base = dict(sigma=config.sigma, learning_rate=config.cd_learning_rate, k=10,
+                posterior_steps=10)
+    variants = {
+        "mean-field": (dict(mean_field=True), config.cd_large_batch),
+        "samples": (dict(mean_field=False), config.cd_small_batch),
+        "samples-tweaked": (dict(mean_field=False, momentum=0.9, l2=0.01,
+                                 bias_learning_rate=10 * config.cd_learning_rate),
+                            config.cd_small_batch),
+        "random-start": (dict(mean_field=False, negative_start="random"), config.cd_small_batch),
+    }
+    if name not in variants:
+        raise ValueError(f"cd_variants: expected names from {CD_VARIANTS}, got {name!r}")
+    extra, batch = variants[name]
+    return cd.CDHyper(**base, **extra), batch
+
+
+@functools.partial(jax.jit, static_argnames=("epochs", "hyper", "batch"))
+def train_cd(params, keys, x, epochs, hyper, batch):
+    """CD training of Broadnets stacked on a leading axis (one key each), vmapped, with the exact
+    mean log-likelihood on all of x after every epoch: (params, (runs, epochs + 1))."""
+
+    def one_run(params, key):
+        def epoch(carry, key):
+            params, state, _ = cd.cd_epoch(*carry, x, key, hyper, batch)
+            return (params, state), exact.mean_log_evidence(params, x, hyper.sigma)
+
+        start = exact.mean_log_evidence(params, x, hyper.sigma)
+        (params, _), curve = jax.lax.scan(epoch, (params, cd.init_state(params, batch)),
+                                          jax.random.split(key, epochs))
+        return params, jnp.concatenate([start[None], curve])
+
+    return jax.vmap(one_run)(params, keys)
+
+
+def explained_variance(params, x, sigma):
+    """1 - ||E[phi_a + phi_b | x] - x||^2 / ||x - mean x||^2 over the data: near 0 (or below)
+    when every unit carries a piece of the data's mean and none of its variation (the 'mean
+    optimum' of section 3.5)."""
+    mean_a, mean_b = analysis.posterior_mean_reconstructions(params, x, sigma)
+    return 1 - jnp.sum((mean_a + mean_b - x) ** 2) / jnp.sum((x - x.mean(0)) ** 2)
+
+
+def cd_study(config, run_dir, data, key):
+    """``data``: the MNIST (images, labels) to build section 3.5's composites from."""
+    import matplotlib.pyplot as plt
+
+    rows, summary = [], {}
+    measure = jax.jit(jax.vmap(lambda p, x, a, b: (
+        analysis.cause_recovery(p, x, a, b, config.sigma, centred=True),
+        explained_variance(p, x, config.sigma)), in_axes=(0, None, None, None)))
+    for dataset, data_key in zip(config.cd_datasets, jax.random.split(key, len(config.cd_datasets))):
+        (x, x_a, x_b), shape = cd_dataset(dataset, data, config)
+        fig, axes = plt.subplots(2 * len(config.cd_variants), config.cd_units,
+                                 figsize=(config.cd_units * shape[1] / 28,
+                                          2 * len(config.cd_variants)), squeeze=False)
+        for v, variant in enumerate(config.cd_variants):
+            hyper, batch = cd_variant(variant, config)
+            key_init, key_train = jax.random.split(jax.random.fold_in(data_key, v))
+            init = jax.vmap(lambda k: bn.init_params(k, config.cd_units, config.cd_units,
+                                                     x.shape[1], weight_scale=0.01, bias=-1.0))(
+                jax.random.split(key_init, config.cd_seeds))
+            start = time.perf_counter()
+            params, curves = train_cd(init, jax.random.split(key_train, config.cd_seeds), x,
+                                      config.cd_epochs, hyper, batch)
+            curves = np.asarray(curves)
+            seconds = time.perf_counter() - start
+            recovery, explained = (np.asarray(m) for m in measure(params, x, x_a, x_b))
+            finite = np.isfinite(curves[:, -1])
+            name = f"{dataset}/{variant}"
+            summary[name] = {"log_likelihood_start": curves[:, 0].tolist(),
+                             "log_likelihood_end": curves[:, -1].tolist(),
+                             "log_likelihood_best": np.nanmax(curves, 1).tolist(),
+                             "centred_recovery": recovery.tolist(),
+                             "explained_variance": explained.tolist(), "train_seconds": seconds}
+            for r in range(config.cd_seeds):
+                run_dir.log_metrics({"study": "cd", "dataset": dataset, "variant": variant,
+                                     "run": r, "log_likelihood": curves[r],
+                                     "centred_recovery": recovery[r],
+                                     "explained_variance": explained[r]})
+            rows.append((dataset, variant, batch, curves, recovery, explained, finite))
+            for cause, weights in enumerate((params.W[0], params.V[0])):
+                for u in range(config.cd_units):
+                    ax = axes[2 * v + cause, u]
+                    ax.imshow(np.asarray(weights[u]).reshape(shape), cmap="gray")
+                    ax.set_xticks([]), ax.set_yticks([])
+                axes[2 * v + cause, 0].set_ylabel(f"{variant}\ncause {'AB'[cause]}", fontsize=6)
+        fig.suptitle(f"Section 3.5 (ours): CD-trained Broadnet weights, {dataset}, "
+                     f"{config.cd_units} + {config.cd_units} units, run 0 of each variant",
+                     fontsize=9)
+        run_dir.save_figure(fig, f"cd_weights_{dataset.replace('-', '_')}")
+
+    thesis = {"gradient": "fairly well disentangled with samples and batch <= 5 (Fig. 3.4, "
+                          "by eye); fails to train without either",
+              "rotated": "no run of the grid (table 3.1) disentangled (Fig. 3.6)",
+              "side-by-side": "entangled optimum, though disentangling is trivial (Fig. 3.7)"}
+    lines = ["## CD training on the data of section 3.5 (Fig. 3.4, 3.6, 3.7)", "",
+             f"{config.cd_units} + {config.cd_units} units, sigma = {config.sigma}, "
+             f"{config.cd_epochs} epochs of CD-10, weight rate {config.cd_learning_rate}, "
+             f"{config.cd_seeds} runs per row; each cause in [-1, 1]. Centred R^2: each model "
+             "cause's exact posterior-mean reconstruction against the better-matching true cause, "
+             "both less their mean over the data (1: disentangled; 0 or less: not). Explained: the "
+             "R^2 of the sum of both reconstructions against x (near 0: the mean optimum). "
+             "Values per run.", "",
+             "| data | thesis | variant | batch | exact log p(x) per image: start -> end | "
+             "centred R^2 (A, B) | explained |",
+             "| --- | --- | --- | ---: | --- | --- | --- |"]
+    for dataset, variant, batch, curves, recovery, explained, finite in rows:
+        ll = "; ".join(f"{c[0]:.0f} -> {c[-1]:.0f}" if f else f"{c[0]:.0f} -> diverged"
+                       for c, f in zip(curves, finite))
+        lines.append(f"| {dataset} | {thesis[dataset]} | {variant} | {batch} | {ll} | "
+                     + "; ".join(pair(r) for r in recovery) + " | "
+                     + "; ".join(f"{e:.2f}" for e in explained) + " |")
+    with open(run_dir.path / "table.md", "a") as f:
+        f.write("\n".join(lines) + "\n\n")
+    return summary
+
+
 def run(config: BroadnetConfig, run_dir) -> dict:
     if config.study not in STUDIES:
         raise ValueError(f"study: expected one of {STUDIES}, got {config.study!r}")
-    data = load_data(config)
+    for name in config.cd_datasets:
+        if name not in CD_DATASETS:
+            raise ValueError(f"cd_datasets: expected names from {CD_DATASETS}, got {name!r}")
+    for name in config.cd_variants:
+        cd_variant(name, config)  # raises on an unknown name before any work
+    from jaxdis import data as data_lib
+
+    mnist = data_lib.load_mnist("train")
+    data = load_data(config, mnist)
     key = jax.random.key(config.seed)
     studies = {"posterior": posterior_study, "activity": activity_study,
+               "activity-sigma": activity_sigma_study, "activity-scale": activity_scale_study,
                "exact-training": exact_training_study,
                "grbm-init-training": grbm_init_training_study,
-               "configurations": configurations_study, "interpolation": interpolation_study}
+               "configurations": configurations_study, "interpolation": interpolation_study,
+               "cd": cd_study}
     chosen = list(studies) if config.study == "all" else [config.study]
     summary = {}
-    for name, study_key in zip(chosen, jax.random.split(key, len(chosen))):
+    for name in chosen:
+        # A study's key depends on its name only: run alone, it repeats its numbers in "all".
+        study_key = jax.random.fold_in(key, STUDIES.index(name))
         start = time.perf_counter()
-        summary[name] = studies[name](config, run_dir, data, study_key)
+        summary[name] = studies[name](config, run_dir, mnist if name == "cd" else data,
+                                      study_key)
         summary[name]["seconds"] = time.perf_counter() - start
         print(f"{name}: {summary[name]}", flush=True)
     return summary

@@ -15,16 +15,39 @@ def test_every_study_runs_and_writes_table_and_figures(tmp_path):
         broadnet.make_config(None), study="all", seeds=2, n_images=64, grbm_epochs=1,
         grbm_batch=16, posterior_samples=200, activity_units=4, activity_steps=3, exact_epochs=1,
         exact_batch=16, small_grbm_epochs=2, configuration_epochs=1, interpolation_pairs=1,
-        interpolation_alphas=(0.2, 0.8), interpolation_epochs=1)
+        interpolation_alphas=(0.2, 0.8), interpolation_epochs=1, sweep_sigmas=(0.5, 2.0),
+        sweep_alphas=(1.0,), sweep_grbm_epochs=1, cd_variants=("samples-tweaked",),
+        cd_units=2, cd_epochs=1, cd_seeds=1, cd_small_batch=16, cd_large_batch=32)
     run_dir = RunDir(tmp_path)
     summary = broadnet.run(config, run_dir)
     assert set(summary) == set(broadnet.STUDIES) - {"all"}
     table = (tmp_path / "table.md").read_text()
-    assert table.count("## ") == 6 and "83%" in table
-    assert len(list((tmp_path / "figures").glob("*.png"))) == 7
+    assert table.count("## ") == 9 and "83%" in table
+    # seven, one per sweep (Fig. 4.7, 4.8), one of CD-trained weights per dataset of section 3.5
+    assert len(list((tmp_path / "figures").glob("*.png"))) == 7 + 2 + 3
 
 
 def test_unknown_study_is_named():
     config = dataclasses.replace(broadnet.make_config(None), study="nope")
     with pytest.raises(ValueError, match="study"):
         broadnet.run(config, None)
+
+
+def test_unknown_cd_variant_and_dataset_are_named():
+    for field, value in (("cd_variants", ("nope",)), ("cd_datasets", ("nope",))):
+        config = dataclasses.replace(broadnet.make_config(None), study="cd", **{field: value})
+        with pytest.raises(ValueError, match=field):
+            broadnet.run(config, None)
+
+
+def test_cd_variants_are_the_stated_tweaks():
+    config = broadnet.make_config(None)
+    hyper = {name: broadnet.cd_variant(name, config) for name in broadnet.CD_VARIANTS}
+    assert hyper["mean-field"][0].mean_field and hyper["mean-field"][1] == config.cd_large_batch
+    assert not hyper["samples"][0].mean_field and hyper["samples"][1] == config.cd_small_batch
+    tweaked = hyper["samples-tweaked"][0]
+    assert (tweaked.momentum, tweaked.l2) == (0.9, 0.01)
+    assert tweaked.bias_learning_rate == 10 * tweaked.learning_rate
+    assert hyper["random-start"][0].negative_start == "random"
+    assert all(h.negative_start == "reconstruction" for name, (h, _) in hyper.items()
+               if name != "random-start")
