@@ -34,6 +34,16 @@ Studies (``study``):
   number of epochs; validation-selected test accuracy and reconstruction error.
 - ``all``: ``table2`` and ``labels``.
 
+A user's own labelled images (TFD, Multi-PIE: licensed, not shipped) in the
+:mod:`jaxdis.data.labelled_npz` layout, with its ``split`` array: ``--set npz=PATH`` with a
+``model`` whose image shape and label sets match the file (``tfd`` and ``conv_tfd``: 48x48,
+``labels_expression``; ``conv_deconv_multipie``: 48x48, ``labels_pose`` and
+``labels_illumination``). The experiment then trains ``seeds`` models on the file's training split,
+selects each on its validation split, reports validation and test accuracy per label set,
+reconstruction and XCov (beside Table 3 for TFD), and draws the label swaps of Fig. 6, 8 and 9::
+
+    jaxdis run xcov --set model=tfd --set npz=tfd.npz --set gamma=1000   # Table 3's weights
+
 Scale. The default is reduced to finish in about ten minutes on a loaded 2-core CPU (see
 ``experiments/results/xcov.md`` for what was run). The paper's scale, on a GPU::
 
@@ -68,6 +78,13 @@ PAPER_TABLE2 = {
     "maxout_mnist": {"accuracy": 99.01, "alpha": 1.0, "beta": 100.0, "gamma": 10.0,
                      "selection": "accuracy"},
 }
+# Cheung et al. Table 3 (TFD, fold 0): the rows a user can compare with on their own TFD .npz.
+PAPER_TABLE3 = {
+    "tfd": {"accuracy": 69.4, "alpha": 1.0, "beta": 10.0, "gamma": 1000.0,
+            "selection": "reconstruction"},
+    "conv_tfd": {"accuracy": 84.0, "alpha": 1.0, "beta": 10.0, "gamma": 1000.0,
+                 "selection": "accuracy"},
+}
 PAPER_Z_STD = 0.35  # "standard deviation .35" (section 3.4, Fig. 4a)
 STUDIES = ("table2", "labels", "options", "all")  # "all": table2 and labels
 SELECTIONS = ("reconstruction", "accuracy")
@@ -91,7 +108,8 @@ class XCovConfig:
     rho: float = 0.95
     eps: float = 1e-6
     max_norm: float = 0.0  # 0: off; the authors' configurations: about 0.9
-    train_examples: int = 50_000  # the first n of the 50,000 training images
+    train_examples: int = 0  # the first n training images; 0: all (MNIST's 50,000, or the npz's)
+    npz: str = ""  # a labelled-images .npz (jaxdis.data.labelled_npz): train `model` on it instead
     labelled_per_class: tuple[int, ...] = (10, 60, 100)  # labels study: 100, 600, 1000 in all
     labels_epochs: int = 1  # labels study, with the unlabelled rest (the others: same steps)
     balanced_labels: bool = False  # labels study: half of each epoch's examples labelled
@@ -110,13 +128,23 @@ def make_config(dataset: str | None) -> XCovConfig:
 def check_config(config: XCovConfig) -> None:
     if config.study not in STUDIES:
         raise ValueError(f"study: expected one of {STUDIES}, got {config.study!r}")
-    if config.model not in PAPER_TABLE2:
-        raise ValueError(f"model: expected one of {sorted(PAPER_TABLE2)}, got {config.model!r}")
+    if config.npz:
+        if config.model not in cheung.MODELS:
+            raise ValueError(f"model: expected one of {sorted(cheung.MODELS)}, got {config.model!r}")
+        if config.study not in ("table2", "all"):
+            raise ValueError(f"study: with npz set, the experiment trains and evaluates `model` on "
+                             f"the file ('table2' or 'all'); got {config.study!r}")
+    elif config.model not in PAPER_TABLE2:
+        raise ValueError(f"model: expected one of {sorted(PAPER_TABLE2)} on MNIST (the others, "
+                         f"{sorted(set(cheung.MODELS) - set(PAPER_TABLE2))}, need --set npz=PATH), "
+                         f"got {config.model!r}")
     if config.selection not in SELECTIONS:
         raise ValueError(f"selection: expected one of {SELECTIONS}, got {config.selection!r}")
-    for name in ("seeds", "epochs", "batch_size", "train_examples", "labels_epochs"):
+    for name in ("seeds", "epochs", "batch_size", "labels_epochs"):
         if getattr(config, name) < 1:
             raise ValueError(f"{name}: expected >= 1, got {getattr(config, name)}")
+    if config.train_examples < 0:
+        raise ValueError(f"train_examples: expected >= 0 (0 = all), got {config.train_examples}")
     if config.max_norm < 0:
         raise ValueError(f"max_norm: expected >= 0 (0 = off), got {config.max_norm}")
     if any(k < 1 for k in config.labelled_per_class):
@@ -163,23 +191,75 @@ def with_max_norm(optimizer: optax.GradientTransformation,
 def batch_objective(model, variables, setting, batch, key):
     """Cheung et al. eq. 3 on one minibatch: (total, parts). ``setting`` holds this model's
     alpha, beta, gamma and the per-example label flags of the whole training set."""
-    from jaxdis.losses import semi_supervised_objective
-
     x = batch["images"]
     y_logits, z, x_hat = model.apply(variables, x, train=True, rngs={"dropout": key})
     labelled = setting["labelled"][batch["index"]]
-    return semi_supervised_objective(x, x_hat, batch["labels"], y_logits, z, labelled,
-                                     setting["alpha"], setting["beta"], setting["gamma"])
+    return objective(x, x_hat, batch["labels"], y_logits, z, labelled,
+                     setting["alpha"], setting["beta"], setting["gamma"])
+
+
+def objective(x, x_hat, labels, y_logits, z, labelled, alpha, beta, gamma):
+    """Cheung et al. eq. 3 for one label set (arrays) or several (dicts {name: array}, Multi-PIE's
+    pose and illumination): (total, parts).
+
+    With several label sets, total = alpha U + sum over sets s of (beta S_s + gamma C(ŷ_s, z)):
+    each set has its own softmax cross-entropy, and the XCov of the concatenated ŷ with z is the
+    sum of each set's (eq. 6 sums squared cross-covariances over pairs (i, j)), so one call of
+    :func:`jaxdis.losses.semi_supervised_objective` per set, with alpha on the first only, is the
+    whole objective. An example's label counts where ``labelled`` is 1 and the label is not -1
+    (unlabelled in the :mod:`jaxdis.data.labelled_npz` layout), per set.
+    """
+    from jaxdis.losses import semi_supervised_objective
+
+    if not isinstance(y_logits, dict):
+        mask = labelled * (labels >= 0)
+        return semi_supervised_objective(x, x_hat, labels, y_logits, z, mask, alpha, beta, gamma)
+    total, parts = 0.0, {}
+    for i, name in enumerate(sorted(y_logits)):
+        mask = labelled * (labels[name] >= 0)
+        set_total, set_parts = semi_supervised_objective(
+            x, x_hat, labels[name], y_logits[name], z, mask, alpha if i == 0 else 0.0, beta, gamma)
+        total = total + set_total
+        parts["reconstruction"] = set_parts["reconstruction"]
+        for part in ("supervised", "xcov"):
+            parts[part] = parts.get(part, 0.0) + set_parts[part]
+    return total, parts
+
+
+def label_accuracies(y_logits, labels) -> dict:
+    """{"accuracy": ...} for one label set; for several, each set's as "accuracy_<name>" and their
+    mean as "accuracy". Over labelled examples only (label -1: unlabelled); NaN if there are none."""
+    if not isinstance(y_logits, dict):
+        y_logits, labels, single = {"": y_logits}, {"": labels}, True
+    else:
+        single = False
+    scores = {}
+    for name in sorted(y_logits):
+        known = labels[name] >= 0
+        correct = (jnp.argmax(y_logits[name], -1) == labels[name]) & known
+        scores[f"accuracy_{name}"] = jnp.sum(correct, -1) / jnp.sum(known, -1)
+    if single:
+        return {"accuracy": scores["accuracy_"]}
+    return {"accuracy": sum(scores.values()) / len(scores), **scores}
+
+
+def joined_y_hat(y_logits):
+    """The softmax outputs ŷ as one (..., classes) array (label sets concatenated in name order):
+    what the XCov penalty sees."""
+    if not isinstance(y_logits, dict):
+        return jax.nn.softmax(y_logits)
+    return jnp.concatenate([jax.nn.softmax(y_logits[name]) for name in sorted(y_logits)], -1)
 
 
 def evaluate(model, variables, images, labels):
-    """Accuracy, mean squared reconstruction error (eq. 4) and XCov (eq. 6) on a whole set."""
+    """Accuracy (per label set, see :func:`label_accuracies`), mean squared reconstruction error
+    (eq. 4) and XCov (eq. 6) on a whole set."""
     from jaxdis.losses import xcov
 
     y_logits, z, x_hat = model.apply(variables, images)
-    return {"accuracy": jnp.mean(jnp.argmax(y_logits, -1) == labels),
+    return {**label_accuracies(y_logits, labels),
             "reconstruction": jnp.mean(jnp.sum((images - x_hat).reshape(len(images), -1) ** 2, 1)),
-            "xcov": xcov(jax.nn.softmax(y_logits), z)}
+            "xcov": xcov(joined_y_hat(y_logits), z)}
 
 
 @functools.lru_cache(maxsize=None)
@@ -284,46 +364,83 @@ def unstack(tree, index: int):
 
 
 def evaluate_stack(model, variables_stack, images, labels, chunk: int = 5000) -> dict:
-    """``evaluate`` for every model of a stack, in chunks of images: {name: (models,)} arrays.
+    """``evaluate`` for every model of a stack, in chunks of images: {name: (models,)} arrays,
+    and the outputs "z" (models, N, latent) and "y_hat" (models, N, classes; label sets joined).
     XCov is computed on the whole set (it is a batch statistic)."""
     from jaxdis.losses import xcov
 
     outputs = jax.jit(jax.vmap(model.apply, in_axes=(0, None)))
-    pieces = [outputs(variables_stack, jnp.asarray(images[i:i + chunk]))
-              for i in range(0, len(images), chunk)]
-    y_logits = jnp.concatenate([p[0] for p in pieces], axis=1)
-    z = jnp.concatenate([p[1] for p in pieces], axis=1)
-    errors = jnp.concatenate([jnp.sum(((jnp.asarray(images[i:i + chunk]) - p[2]) ** 2).reshape(
-        p[2].shape[0], p[2].shape[1], -1), axis=2)
-                              for i, p in zip(range(0, len(images), chunk), pieces)], axis=1)
-    labels = jnp.asarray(labels)
-    return {"accuracy": np.asarray(jnp.mean(jnp.argmax(y_logits, -1) == labels, axis=1)),
-            "reconstruction": np.asarray(jnp.mean(errors, axis=1)),
-            "xcov": np.asarray(jax.vmap(xcov)(jax.nn.softmax(y_logits), z)),
-            "z": np.asarray(z), "y_hat": np.asarray(jax.nn.softmax(y_logits))}
+    y_parts, z_parts, error_parts = [], [], []
+    for i in range(0, len(images), chunk):
+        x = jnp.asarray(images[i:i + chunk])
+        y_logits, z, x_hat = outputs(variables_stack, x)
+        y_parts.append(y_logits)
+        z_parts.append(z)
+        error_parts.append(jnp.sum((x - x_hat).reshape(x_hat.shape[:2] + (-1,)) ** 2, axis=2))
+    y_logits = jax.tree.map(lambda *parts: jnp.concatenate(parts, axis=1), *y_parts)
+    z = jnp.concatenate(z_parts, axis=1)
+    y_hat = joined_y_hat(y_logits)
+    scores = label_accuracies(y_logits, jax.tree.map(jnp.asarray, labels))
+    return {**{name: np.asarray(value) for name, value in scores.items()},
+            "reconstruction": np.asarray(jnp.mean(jnp.concatenate(error_parts, axis=1), axis=1)),
+            "xcov": np.asarray(jax.vmap(xcov)(y_hat, z)),
+            "z": np.asarray(z), "y_hat": np.asarray(y_hat)}
 
 
 # ----------------------------------------------------------------------------- data
 
 
 def load_splits(config: XCovConfig) -> dict:
-    """MNIST train (the first ``train_examples`` of the 50,000), validation (10,000), test."""
+    """MNIST train (the first ``train_examples`` of the 50,000; 0: all), validation (10,000),
+    test: {split: (images, labels)}."""
     from jaxdis.data import load_mnist
 
     splits = {}
     for split in ("train", "validation", "test"):
         images, labels = load_mnist(split)
-        if split == "train":
-            if config.train_examples > len(images):
-                raise ValueError(f"train_examples: {config.train_examples} asked for, the training "
-                                 f"split has {len(images)}")
-            images, labels = images[:config.train_examples], labels[:config.train_examples]
         splits[split] = (np.asarray(images, np.float32), np.asarray(labels, np.int32))
+    splits["train"] = _first_training_examples(config, *splits["train"])
+    return splits
+
+
+def _first_training_examples(config: XCovConfig, images, labels):
+    if config.train_examples > len(images):
+        raise ValueError(f"train_examples: {config.train_examples} asked for, the training "
+                         f"split has {len(images)}")
+    n = config.train_examples or len(images)
+    return images[:n], jax.tree.map(lambda values: values[:n], labels)
+
+
+def load_npz_splits(config: XCovConfig, model: cheung.XCovAutoencoder) -> dict:
+    """The train, validation and test splits of the user's ``config.npz`` for ``model``:
+    {split: (images, labels)}, labels an array for one label set and a dict {name: array} for
+    several, -1 where unlabelled. Checked against the model: image shape, label set names (keys
+    ``labels_<name>``) and labels below each set's number of classes."""
+    from jaxdis.data.labelled_npz import load_labelled_npz_splits
+
+    sizes = dict(model.label_sets)
+    splits = {}
+    for split, data in load_labelled_npz_splits(config.npz).items():
+        if len(data.images) == 0:
+            raise ValueError(f"npz: {config.npz} has no {split!r} examples in its 'split' array")
+        if tuple(data.images.shape[1:]) != tuple(model.image_shape):
+            raise ValueError(f"npz: {config.npz} holds images of shape {data.images.shape[1:]}; "
+                             f"model {config.model} takes {tuple(model.image_shape)}")
+        if set(data.labels) != set(sizes):
+            raise ValueError(f"npz: {config.npz} has label sets {sorted(data.labels)}; model "
+                             f"{config.model} needs {sorted(sizes)} (keys 'labels_<name>')")
+        for name, values in data.labels.items():
+            if values.max(initial=-1) >= sizes[name]:
+                raise ValueError(f"npz: labels_{name} in {config.npz} holds {values.max()}; model "
+                                 f"{config.model} has {sizes[name]} classes for {name!r}")
+        labels = {name: data.labels[name] for name, _ in model.label_sets}
+        splits[split] = (data.images, labels if len(labels) > 1 else labels[model.label_sets[0][0]])
+    splits["train"] = _first_training_examples(config, *splits["train"])
     return splits
 
 
 def on_device(images, labels, with_index: bool = False) -> dict:
-    batch = {"images": jnp.asarray(images), "labels": jnp.asarray(labels)}
+    batch = {"images": jnp.asarray(images), "labels": jax.tree.map(jnp.asarray, labels)}
     if with_index:
         batch["index"] = jnp.arange(len(images))
     return batch
@@ -373,6 +490,7 @@ def study_table2(config: XCovConfig, splits, run_dir, log) -> dict:
                                  if k.startswith("validation_")},
         }
     result = {"rows": rows, "paper": PAPER_TABLE2[config.model], "train_seconds": train_seconds,
+              "train_examples": len(x_train),
               "models_trained_together": len(entries)}
 
     # Seed 0 of gamma and of the first ablation gamma: the figures and the ablation measures.
@@ -504,6 +622,57 @@ def parzen_study(config, model, variables, on_train, index, splits) -> dict:
     return result
 
 
+def study_npz(config: XCovConfig, splits, run_dir, log) -> dict:
+    """Table 2's (and Table 3's) training and evaluation of ``config.model`` on a user's labelled
+    images (TFD, Multi-PIE or any file in the :mod:`jaxdis.data.labelled_npz` layout): ``seeds``
+    models in one program, the epoch selected on validation by ``selection``, then validation and
+    test accuracy per label set (over labelled examples), reconstruction error and XCov. On seed
+    0, the label swaps of Cheung et al. Fig. 6, 8 and 9 for each label set (grey images): test
+    images decoded with z and the other sets' ŷ kept and this set's ŷ set to each class."""
+    from jaxdis.viz import xcov as viz
+
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = (
+        splits["train"], splits["validation"], splits["test"])
+    model = model_of(config.model)
+    label_sets = [name for name, _ in model.label_sets]
+    by_set = lambda labels: labels if isinstance(labels, dict) else {label_sets[0]: labels}
+    counted = {split: {name: int(np.sum(values >= 0)) for name, values in by_set(labels).items()}
+               for split, (_, labels) in splits.items()}
+    if config.selection == "accuracy" and not all(counted["validation"].values()):
+        raise ValueError(f"selection: 'accuracy' needs labelled validation examples in every label "
+                         f"set; {config.npz} has {counted['validation']}")
+    seeds = list(range(config.seeds))
+    settings = TrainSettings(model, config.epochs, config.batch_size, len(x_train),
+                             config.learning_rate, config.rho, config.eps, config.max_norm)
+    start = time.perf_counter()
+    variables, best_epoch, history = train_models(
+        settings, seeds, [(config.alpha, config.beta, config.gamma)] * len(seeds),
+        [np.ones(len(x_train), np.float32)] * len(seeds), on_device(x_train, y_train, True),
+        on_device(x_val, y_val), config.selection, config.seed, log, "npz")
+    train_seconds = time.perf_counter() - start
+    on_val = evaluate_stack(model, variables, x_val, y_val)
+    on_test = evaluate_stack(model, variables, x_test, y_test)
+    accuracies = ["accuracy"] + ([f"accuracy_{name}" for name in sorted(label_sets)]
+                                 if len(label_sets) > 1 else [])
+    result = {"file": config.npz, "model": config.model, "label_sets": dict(model.label_sets),
+              "examples": {split: len(images) for split, (images, _) in splits.items()},
+              "labelled": counted, "train_seconds": train_seconds,
+              "validation": {k: _mean_std(on_val[k]) for k in accuracies},
+              "test": {k: _mean_std(on_test[k]) for k in accuracies + ["reconstruction", "xcov"]},
+              "best_epoch": best_epoch.tolist(),
+              "curves": {k: v.tolist() for k, v in history.items() if k != "alive"},
+              "paper": PAPER_TABLE3.get(config.model)}
+    if len(model.image_shape) == 2:  # the figures draw grey images
+        one = unstack(variables, 0)
+        shown = x_test[:config.n_shown]
+        for name in label_sets:
+            swapped = np.asarray(cheung.swap_labels(model, one, jnp.asarray(shown), label_set=name))
+            fig = viz.style_transfer_figure({f"{config.model}, seed 0: {name} set to each class":
+                                             (shown, swapped)})
+            run_dir.save_figure(fig, f"xcov_npz_swap_{name}")
+    return result
+
+
 def study_labels(config: XCovConfig, splits, log) -> dict:
     """Test accuracy against labelled examples per class: with the unlabelled rest (beta masked
     per example) and without it (the labelled images alone, as many optimizer steps). One seed
@@ -584,8 +753,14 @@ def run(config: XCovConfig, run_dir) -> dict:
 
     check_config(config)
     start = time.perf_counter()
-    splits = load_splits(config)
     summary = {"config": dataclasses.asdict(config), "provenance": provenance()}
+    if config.npz:
+        splits = load_npz_splits(config, model_of(config.model))
+        summary["npz"] = study_npz(config, splits, run_dir, run_dir.log_metrics)
+        summary["wall_seconds"] = time.perf_counter() - start
+        (run_dir.path / "xcov.md").write_text(markdown(summary))
+        return summary
+    splits = load_splits(config)
     if config.study in ("table2", "all"):
         summary["table2"] = study_table2(config, splits, run_dir, run_dir.log_metrics)
     if config.study in ("labels", "all"):
@@ -625,7 +800,8 @@ def _pct(stats: dict) -> str:
 def markdown(summary: dict) -> str:
     """The results as a markdown report, every number from ``summary``."""
     config, prov = summary["config"], summary["provenance"]
-    lines = ["# XCov (Cheung et al. 2015) on MNIST: our numbers beside the paper's", "",
+    data = f"`{config['npz']}`" if config.get("npz") else "MNIST"
+    lines = [f"# XCov (Cheung et al. 2015) on {data}: our numbers beside the paper's", "",
              f"Device {prov['device']}, JAX {prov['jax_version']}, {prov['date']}, commit "
              f"{prov['commit']}, wall time {summary['wall_seconds']:.0f} s.", "",
              f"Command: `{command(config)}`", "",
@@ -636,7 +812,7 @@ def markdown(summary: dict) -> str:
         lines += ["", "## Table 2: MNIST accuracy (%, mean ± std over seeds)", "",
                   f"Model {config['model']}, selection by {config['selection']} on validation, "
                   f"{config['seeds']} seeds, {config['epochs']} epochs, "
-                  f"{config['train_examples']} training images; paper: {paper['accuracy']} "
+                  f"{t2.get('train_examples', config['train_examples'])} training images; paper: {paper['accuracy']} "
                   f"(alpha {paper['alpha']:g}, beta {paper['beta']:g}, gamma {paper['gamma']:g}, "
                   f"selection by {paper['selection']}; it does not say whether on validation or "
                   "test).", "",
@@ -672,6 +848,8 @@ def markdown(summary: dict) -> str:
             row = p[name]
             se = f" ± {row['standard_error']:.1f}" if "standard_error" in row else ""
             lines.append(f"| {name} | {row['bandwidth']:g} | {row['log_likelihood']:.1f}{se} |")
+    if "npz" in summary:
+        lines += _npz_markdown(summary["npz"], config)
     if "labels" in summary:
         lb = summary["labels"]
         lines += ["", "## Accuracy against labelled examples (test, seed 0)", "",
@@ -692,6 +870,30 @@ def markdown(summary: dict) -> str:
                          f"{_pct(row['test_accuracy'])} | {row['test_reconstruction']['mean']:.2f}"
                          f" ± {row['test_reconstruction']['std']:.2f} | {[e + 1 for e in row['best_epoch']]} |")
     return "\n".join(lines) + "\n"
+
+
+def _npz_markdown(result: dict, config: dict) -> list[str]:
+    sets = ", ".join(f"{name} ({classes} classes)" for name, classes in result["label_sets"].items())
+    lines = ["", f"## Model {result['model']} on the user's file", "",
+             f"Label sets: {sets}. Examples (labelled per set): " + "; ".join(
+                 f"{split} {n} ({', '.join(f'{k} {v}' for k, v in result['labelled'][split].items())})"
+                 for split, n in result["examples"].items()) + ".", "",
+             f"{config['seeds']} seeds, {config['epochs']} epochs, alpha {config['alpha']:g}, beta "
+             f"{config['beta']:g}, gamma {config['gamma']:g}, selection by {config['selection']} on "
+             f"validation; best epoch (1 = first) {[e + 1 for e in result['best_epoch']]}; "
+             f"training {result['train_seconds']:.0f} s.", "",
+             "| measure | validation | test |", "| --- | --- | --- |"]
+    for name, stats in result["validation"].items():
+        lines.append(f"| {name} (%) | {_pct(stats)} | {_pct(result['test'][name])} |")
+    for name in ("reconstruction", "xcov"):
+        stats = result["test"][name]
+        lines.append(f"| {name} | | {stats['mean']:.4g} ± {stats['std']:.2g} |")
+    paper = result.get("paper")
+    if paper:
+        lines += ["", f"Paper (Cheung et al. Table 3, fold 0): {paper['accuracy']} (alpha "
+                      f"{paper['alpha']:g}, beta {paper['beta']:g}, gamma {paper['gamma']:g}, "
+                      f"selection by {paper['selection']})."]
+    return lines
 
 
 EXPERIMENT = Experiment(

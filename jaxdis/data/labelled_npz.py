@@ -13,6 +13,11 @@ The layout, one ``.npz`` file (``numpy.savez``; no pickled objects)::
 
 Unlabelled examples (most of TFD) carry the label -1; the semi-supervised objective masks them.
 Any other key is an error, so nothing in the file is silently ignored.
+
+Training on such a file (it then needs the ``split`` array; the label names must be the model's)::
+
+    jaxdis run xcov --set model=tfd --set npz=tfd.npz --set gamma=1000
+    jaxdis run xcov --set model=conv_deconv_multipie --set npz=multipie.npz
 """
 
 from __future__ import annotations
@@ -59,11 +64,30 @@ def load_labelled_npz(path: str | os.PathLike, split: str | None = None) -> Labe
     """Reads and checks a labelled-images ``.npz``; ``split`` selects "train", "validation" or
     "test" (the file must then have a ``split`` array). Errors name the key and what was
     expected."""
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"split: expected one of {SPLITS} or None, got {split!r}")
+    arrays = _read(path)
+    if split is None:
+        return _images_and_labels(arrays, np.ones(len(arrays["images"]), bool))
+    if "split" not in arrays:
+        raise ValueError(f"{path}: split={split!r} asked for, but the file has no 'split' array")
+    return _images_and_labels(arrays, arrays["split"] == split)
+
+
+def load_labelled_npz_splits(path: str | os.PathLike) -> dict[str, LabelledImages]:
+    """{"train", "validation", "test": LabelledImages}, the file read once; it must have a
+    ``split`` array. A split with no examples is returned empty (the caller decides)."""
+    arrays = _read(path)
+    if "split" not in arrays:
+        raise ValueError(f"{path}: expected a 'split' array (N,) of 'train', 'validation', 'test' "
+                         f"to divide the examples, found keys {sorted(arrays)}")
+    return {split: _images_and_labels(arrays, arrays["split"] == split) for split in SPLITS}
+
+
+def _read(path: str | os.PathLike) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such labelled-images .npz file")
-    if split is not None and split not in SPLITS:
-        raise ValueError(f"split: expected one of {SPLITS} or None, got {split!r}")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
@@ -72,16 +96,15 @@ def load_labelled_npz(path: str | os.PathLike, split: str | None = None) -> Labe
     except ValueError as error:  # object arrays need pickle, which is refused
         raise ValueError(f"{path}: {error}; the layout holds only numeric and string arrays") from None
     _check(arrays, str(path))
-    images = arrays["images"]
+    return arrays
+
+
+def _images_and_labels(arrays: dict[str, np.ndarray], keep: np.ndarray) -> LabelledImages:
+    """The examples where ``keep``, images as float32 in [0, 1] (uint8 divided by 255)."""
+    images = arrays["images"][keep]
     images = images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images.astype(np.float32)
-    labels = {key[len("labels_"):]: value.astype(np.int32)
+    labels = {key[len("labels_"):]: value[keep].astype(np.int32)
               for key, value in arrays.items() if key.startswith("labels_")}
-    if split is not None:
-        if "split" not in arrays:
-            raise ValueError(f"{path}: split={split!r} asked for, but the file has no 'split' array")
-        keep = arrays["split"] == split
-        images = images[keep]
-        labels = {name: values[keep] for name, values in labels.items()}
     return LabelledImages(images=images, labels=labels)
 
 
