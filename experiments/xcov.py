@@ -896,6 +896,50 @@ def _npz_markdown(result: dict, config: dict) -> list[str]:
     return lines
 
 
+def table2_report(summaries: dict[str, dict]) -> str:
+    """Cheung et al. Table 2 with our rows beside the paper's, from saved run summaries
+    ({file name: summary.json contents}); every number is read from a summary."""
+    lines = ["# XCov (Cheung et al. 2015): Table 2, MNIST accuracy, ours beside the paper's", "",
+             "Assembled by `python -m experiments.xcov table2 experiments/results/xcov_table2.md "
+             + " ".join(f"experiments/results/{name}" for name in summaries) + "` from the runs' "
+             "summaries; each run's own report (its command, config and figures) is the file named "
+             "in the last column. Accuracy in %, mean ± std over seeds, of the epoch each seed's "
+             "validation score selected. The paper does not say whether it reports validation or "
+             "test accuracy.", "",
+             "| model | paper | ours, validation | ours, test | seeds | epochs | training images | "
+             "alpha, beta, gamma | selection | device; training, whole run (s) | report |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, summary in summaries.items():
+        config, t2 = summary["config"], summary["table2"]
+        row = t2["rows"][f"gamma={config['gamma']:g}"]
+        images = t2.get("train_examples", config["train_examples"])
+        lines.append(
+            f"| {config['model']} | {t2['paper']['accuracy']} | {_pct(row['validation_accuracy'])} "
+            f"| {_pct(row['test_accuracy'])} | {config['seeds']} | {config['epochs']} | {images} | "
+            f"{config['alpha']:g}, {config['beta']:g}, {config['gamma']:g} | "
+            f"{config['selection']} | {summary['provenance']['device']}; {t2['train_seconds']:.0f}, "
+            f"{summary['wall_seconds']:.0f} | {name.replace('.json', '.md')} |")
+    return "\n".join(lines) + "\n"
+
+
+def _main(argv=None) -> None:
+    import argparse
+    import json
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description="Assemble Table 2 from saved xcov run summaries.")
+    parser.add_argument("what", choices=["table2"])
+    parser.add_argument("output", type=Path)
+    parser.add_argument("summaries", type=Path, nargs="+", help="summary.json files of table2 runs")
+    args = parser.parse_args(argv)
+    summaries = {path.name: json.loads(path.read_text()) for path in args.summaries}
+    missing = [name for name, summary in summaries.items() if "table2" not in summary]
+    if missing:
+        raise SystemExit(f"summaries: {missing} hold no table2 study")
+    args.output.write_text(table2_report(summaries))
+    print(f"wrote {args.output}")
+
+
 EXPERIMENT = Experiment(
     name="xcov",
     summary="Cheung et al. 2015: XCov semi-supervised autoencoder on MNIST (Table 2, 5, Fig. 4-7)",
@@ -903,3 +947,7 @@ EXPERIMENT = Experiment(
     run=run,
     datasets=("mnist",),
 )
+
+
+if __name__ == "__main__":
+    _main()

@@ -184,3 +184,21 @@ def test_the_whole_experiment_runs_at_a_tiny_scale(tmp_path):
         summary["table2"]["parzen"]["model"]["log_likelihood"] - 1000  # finite, comparable
     assert (run_dir.path / "xcov.md").read_text().startswith("# XCov")
     assert len(list(run_dir.figures.glob("xcov_*.png"))) >= 8
+
+
+def test_table2_report_reads_each_row_from_its_summary():
+    stats = lambda mean, std: {"mean": mean, "std": std, "per_seed": [mean - std, mean + std]}
+    summary = {
+        "config": {"model": "conv_mnist", "gamma": 10.0, "alpha": 1.0, "beta": 10.0, "seeds": 2,
+                   "epochs": 3, "train_examples": 0, "selection": "reconstruction"},
+        "table2": {"rows": {"gamma=10": {"validation_accuracy": stats(0.9512, 0.0011),
+                                         "test_accuracy": stats(0.9433, 0.0022)},
+                            "gamma=0": {"validation_accuracy": stats(0.5, 0.0),
+                                        "test_accuracy": stats(0.5, 0.0)}},
+                   "paper": xcov.PAPER_TABLE2["conv_mnist"], "train_seconds": 120.4,
+                   "train_examples": 10000},
+        "provenance": {"device": "cpu:cpu"}, "wall_seconds": 300.2}
+    report = xcov.table2_report({"xcov_conv_mnist.json": summary})
+    row = [line for line in report.splitlines() if line.startswith("| conv_mnist")]
+    assert row == ["| conv_mnist | 98.71 | 95.12 ± 0.11 | 94.33 ± 0.22 | 2 | 3 | 10000 | 1, 10, 10 "
+                   "| reconstruction | cpu:cpu; 120, 300 | xcov_conv_mnist.md |"]
