@@ -48,6 +48,7 @@ class ASAEConfig:
     epochs: int = 50           # not stated in the thesis
     learning_rate: float = 1e-3
     momentum: float = 0.0
+    optimizer: str = "rmsprop"  # "adam" or "sgd" for section 8.6's comparison
     batch_size: int = 128
     mi_k: int = 3
     epochs_per_call: int = 1
@@ -71,7 +72,7 @@ def run(config: ASAEConfig, run_dir) -> dict:
     x = images.reshape(len(images), -1)
     arch = ASAEArchitecture(x.shape[1], config.n_code, config.hidden)
     schedule = ASAESchedule(config.epochs, config.learning_rate, config.momentum,
-                            config.batch_size, config.mi_k)
+                            config.batch_size, config.mi_k, config.optimizer)
     program = asae_program(arch, schedule)
     start = time.perf_counter()
     states, resumed = train_sweep(program, config.seeds, config.seed, x, x[probe_index], run_dir,

@@ -77,6 +77,12 @@ class DDNConfig:
     checkpoints: bool = True
     pair_recognition: bool = True  # score with jaxdis.metrics' digit classifier (trains once)
     preset: str = "thesis"     # or "quick": see QUICK
+    # Ablations (jaxdis.train.ddn; experiments/part3.py runs them): one shared encoder (9.5.1),
+    # eq. 9.11 already in stage 1 (9.2.2), the XCov penalty in place of the predictors (9.1).
+    shared_encoder: bool = False
+    reconstruction_in_stage1: bool = False
+    encoding: str = "predictors"   # or "xcov"
+    xcov_weight: float = 10.0
 
 
 THESIS = {
@@ -178,11 +184,13 @@ def run(config: DDNConfig, run_dir) -> dict:
                                                         config.probe_size, config.data_seed)
     x = images.reshape(len(images), -1)
     arch = DDNArchitecture(x.shape[1], config.n_code, config.encoder_layers,
-                           config.predictor_layers, config.decoder_layers, config.hidden)
+                           config.predictor_layers, config.decoder_layers, config.hidden,
+                           config.shared_encoder)
     schedule = DDNSchedule(config.encoder_epochs, config.decoder_epochs, config.end_to_end_epochs,
                            config.encoder_lr, config.predictor_lr, config.decoder_lr,
                            config.momentum, config.sigma, config.alpha, config.alpha_end,
-                           config.denoise_stage1, config.batch_size, config.mi_k)
+                           config.denoise_stage1, config.batch_size, config.mi_k,
+                           config.reconstruction_in_stage1, config.encoding, config.xcov_weight)
     program = ddn_program(arch, schedule)
     hyperparams, encoder_lrs = None, [config.encoder_lr] * config.seeds
     if config.encoder_lr_grid:  # the seed axis carries a grid of encoder / predictor ratios

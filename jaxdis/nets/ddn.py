@@ -7,7 +7,11 @@ Seven dense networks, in three roles (the roles get their own optimizers, sectio
     decoders    g_a: z_a -> x,  g_b: z_b -> x,  g_ab: (z_a, z_b) -> x  (eq. 9.15, sigmoid output)
 
 An architecture is named as in section 9.3 by (N, Le, Lp, Ld): N code units per cause and Le, Lp,
-Ld hidden layers of ``hidden`` (1000) units in the encoders, predictors and decoders.
+Ld hidden layers of ``hidden`` (1000) units in the encoders, predictors and decoders (0 layers: a
+linear map, for the "too shallow" end of section 9.5.2).
+
+``shared_encoder=True`` is the ablation of section 9.5.1: one encoder ``f_ab: x -> (z_a, z_b)``
+(2N outputs, split in half) replaces f_a and f_b. The thesis found it unstable.
 
 Parameters are ``{"encoders": {"f_a", "f_b"}, "predictors": {"q_ab", "q_ba"}, "decoders":
 {"g_a", "g_b", "g_ab"}}``, each leaf dict the Flax parameters of one :class:`~jaxdis.nets.mlp.MLP`.
@@ -24,7 +28,8 @@ import jax.numpy as jnp
 from jaxdis.nets.mlp import MLP, dense_macs
 
 ROLE_OF_NETWORK = {"f_a": "encoders", "f_b": "encoders", "q_ab": "predictors",
-                   "q_ba": "predictors", "g_a": "decoders", "g_b": "decoders", "g_ab": "decoders"}
+                   "q_ba": "predictors", "g_a": "decoders", "g_b": "decoders", "g_ab": "decoders",
+                   "f_ab": "encoders"}  # f_ab: the shared encoder of the ablation only
 ROLES = ("encoders", "predictors", "decoders")
 
 
@@ -38,22 +43,37 @@ class DDNArchitecture:
     predictor_layers: int = 1
     decoder_layers: int = 1
     hidden: int = 1000
+    shared_encoder: bool = False
 
     def __post_init__(self):
-        for name in ("input_dim", "n_code", "encoder_layers", "predictor_layers",
-                     "decoder_layers", "hidden"):
+        for name in ("input_dim", "n_code", "hidden"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"DDNArchitecture.{name}: expected a positive int, got {value!r}")
+        for name in ("encoder_layers", "predictor_layers", "decoder_layers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"DDNArchitecture.{name}: expected an int >= 0, got {value!r}")
+        if not isinstance(self.shared_encoder, bool):
+            raise ValueError(f"DDNArchitecture.shared_encoder: expected a bool, got "
+                             f"{self.shared_encoder!r}")
+
+    @property
+    def network_names(self) -> tuple[str, ...]:
+        """The networks this architecture has: f_ab in place of f_a and f_b if shared."""
+        encoders = ("f_ab",) if self.shared_encoder else ("f_a", "f_b")
+        return encoders + ("q_ab", "q_ba", "g_a", "g_b", "g_ab")
 
     def network(self, name: str) -> MLP:
-        if name in ("f_a", "f_b"):
-            return MLP((self.hidden,) * self.encoder_layers, self.n_code)
+        if name not in self.network_names:
+            raise ValueError(f"DDN network: expected one of {self.network_names}, got {name!r}")
+        if name in ("f_a", "f_b", "f_ab"):
+            width = 2 * self.n_code if name == "f_ab" else self.n_code
+            return MLP((self.hidden,) * self.encoder_layers, width)
         if name in ("q_ab", "q_ba"):
             return MLP((self.hidden,) * self.predictor_layers, self.n_code)
         if name in ("g_a", "g_b", "g_ab"):
             return MLP((self.hidden,) * self.decoder_layers, self.input_dim, "sigmoid")
-        raise ValueError(f"DDN network: expected one of {sorted(ROLE_OF_NETWORK)}, got {name!r}")
 
     def network_input_dim(self, name: str) -> int:
         return {"f": self.input_dim, "q": self.n_code,
@@ -66,10 +86,13 @@ class DDNArchitecture:
 
 
 def init_ddn(key: jax.Array, arch: DDNArchitecture) -> dict:
-    """Glorot weights and zero biases for the seven networks, grouped by role."""
-    keys = jax.random.split(key, len(ROLE_OF_NETWORK))
+    """Glorot weights and zero biases for the networks, grouped by role (a shared encoder f_ab
+    takes f_a's key, so the other networks start as in the split model)."""
+    keys = dict(zip(("f_a", "f_b", "q_ab", "q_ba", "g_a", "g_b", "g_ab"), jax.random.split(key, 7)))
+    keys["f_ab"] = keys["f_a"]
     params = {role: {} for role in ROLES}
-    for net_key, (name, role) in zip(keys, ROLE_OF_NETWORK.items()):
+    for name in arch.network_names:
+        net_key, role = keys[name], ROLE_OF_NETWORK[name]
         dummy = jnp.zeros((1, arch.network_input_dim(name)), jnp.float32)
         params[role][name] = arch.network(name).init(net_key, dummy)["params"]
     return params
@@ -85,7 +108,10 @@ def apply_network(arch: DDNArchitecture, params: dict, name: str, inputs: jax.Ar
 
 
 def encode(arch: DDNArchitecture, params: dict, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(z_a, z_b) = (f_a(x), f_b(x)), thesis eq. 9.13."""
+    """(z_a, z_b) = (f_a(x), f_b(x)), thesis eq. 9.13; the two halves of f_ab(x) if shared."""
+    if arch.shared_encoder:
+        z = apply_network(arch, params, "f_ab", x)
+        return z[..., :arch.n_code], z[..., arch.n_code:]
     return apply_network(arch, params, "f_a", x), apply_network(arch, params, "f_b", x)
 
 

@@ -25,6 +25,19 @@ Section 9.3 is ambiguous on whether the denoising of eq. 9.12 is used in stage 1
 lists it in stage 3 only; the prose says it speeds up disentangling). ``denoise_stage1``
 chooses; the default follows Alg. 6.
 
+Three ablations the thesis describes in words (measured by ``experiments/part3.py``):
+
+- ``reconstruction_in_stage1`` (section 9.2.2): stage 1 already uses the losses of stage 3 (eq.
+  9.11 for the encoders, with the decoders trained beside them). The thesis: "mostly results in
+  failed training".
+- a shared encoder (``DDNArchitecture(shared_encoder=True)``, section 9.5.1): one network f_ab
+  emits both codes and descends the sum of both encoding losses (and one reconstruction term in
+  stage 3). The thesis: "highly unstable learning".
+- ``encoding="xcov"`` (section 9.1's rejected covariance penalty): no predictors. The encoders
+  and the joint decoder minimise ``|g_ab(z_a, z_b) - x|^2 + xcov_weight * XCov(z_a, z_b)`` (the
+  penalty of :func:`jaxdis.losses.xcov`) in stages 1 and 3, g_a and g_b learn eq. 9.10 beside them
+  and alone in stage 2. The thesis: "having zero covariance is not sufficient for disentangling".
+
 The optimizers are those of section 9.3: RMSprop with momentum 0.9 for every role, learning rate
 1e-4 for the encoders and 1e-3 for the predictors and decoders (the predictor must learn faster
 than the encoder it chases, section 9.2.2 and Fig. 9.4). Each role's optimizer state lives through
@@ -40,13 +53,14 @@ import jax
 import jax.numpy as jnp
 
 from jaxdis.losses import (ddn_denoise, ddn_encoding_loss, ddn_finetune_encoding_loss,
-                           ddn_predictive_loss, grad_by_role)
+                           ddn_predictive_loss, grad_by_role, xcov)
 from jaxdis.metrics import ksg
 from jaxdis.nets.ddn import ROLE_OF_NETWORK, DDNArchitecture, apply_network, init_ddn
 from jaxdis.train.engine import Program, Stage
 from jaxdis.train.optimizers import make_optimizer, thesis_rmsprop
 
 STAGE_NAMES = ("encoders", "decoders", "end_to_end")
+ENCODINGS = ("predictors", "xcov")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +80,14 @@ class DDNSchedule:
     denoise_stage1: bool = False
     batch_size: int = 128
     mi_k: int = 3
+    reconstruction_in_stage1: bool = False  # ablation of section 9.2.2
+    encoding: str = "predictors"            # or "xcov": the baseline of section 9.1
+    xcov_weight: float = 10.0               # the XCov coefficient of the baseline
+
+    def __post_init__(self):
+        if self.encoding not in ENCODINGS:
+            raise ValueError(f"DDNSchedule.encoding: expected one of {ENCODINGS}, got "
+                             f"{self.encoding!r}")
 
     def alpha_at(self, epoch):
         """alpha of eq. 9.11 in epoch ``epoch`` of stage 3: linear from alpha to alpha_end."""
@@ -75,7 +97,7 @@ class DDNSchedule:
 
 
 def _by_network(params: dict) -> dict:
-    return {name: params[role][name] for name, role in ROLE_OF_NETWORK.items()}
+    return {name: nets[name] for nets in params.values() for name in nets}
 
 
 def _by_role(grads_by_network: dict) -> dict:
@@ -91,6 +113,9 @@ def _net(arch, name, nets, inputs):
 
 
 def _codes(arch, nets, x):
+    if arch.shared_encoder:
+        z = _net(arch, "f_ab", nets, x)
+        return z[:, :arch.n_code], z[:, arch.n_code:]
     return _net(arch, "f_a", nets, x), _net(arch, "f_b", nets, x)
 
 
@@ -124,9 +149,34 @@ def encoder_predictor_losses(arch: DDNArchitecture, nets: dict, x, noise_key, si
     def predictive(predictor, given, target):
         return lambda trained: ddn_predictive_loss(_net(arch, predictor, trained, given), target)
 
-    return {"f_a": encoding("f_a", pred_a, z_b), "f_b": encoding("f_b", pred_b, z_a),
-            "q_ab": predictive("q_ab", noisy(key_a, z_a), z_b),
+    def shared_encoding(trained):  # section 9.5.1's ablation: one network, both losses
+        z_a_own, z_b_own = _codes(arch, trained, x)
+        loss = ddn_encoding_loss(z_a_own, pred_a) + ddn_encoding_loss(z_b_own, pred_b)
+        if alpha is not None:
+            reconstruction = _net(arch, "g_ab", nets, jnp.concatenate([z_a_own, z_b_own], -1))
+            loss = loss + alpha * ddn_predictive_loss(reconstruction, x)
+        return loss
+
+    encoders = ({"f_ab": shared_encoding} if arch.shared_encoder else
+                {"f_a": encoding("f_a", pred_a, z_b), "f_b": encoding("f_b", pred_b, z_a)})
+    return {**encoders, "q_ab": predictive("q_ab", noisy(key_a, z_a), z_b),
             "q_ba": predictive("q_ba", noisy(key_b, z_b), z_a)}
+
+
+def xcov_encoder_losses(arch: DDNArchitecture, nets: dict, x, weight):
+    """``{network: loss(nets)}`` for the encoders of the XCov baseline (section 9.1): each
+    minimises ``|g_ab(z_a, z_b) - x|^2 + weight * XCov(z_a, z_b)`` (the other code constant, so
+    the gradient is that of the joint objective)."""
+    z_a, z_b = _codes(arch, nets, x)
+
+    def objective(code_a, code_b):
+        reconstruction = _net(arch, "g_ab", nets, jnp.concatenate([code_a, code_b], axis=-1))
+        return ddn_predictive_loss(reconstruction, x) + weight * xcov(code_a, code_b)
+
+    if arch.shared_encoder:
+        return {"f_ab": lambda trained: objective(*_codes(arch, trained, x))}
+    return {"f_a": lambda trained: objective(_net(arch, "f_a", trained, x), z_b),
+            "f_b": lambda trained: objective(z_a, _net(arch, "f_b", trained, x))}
 
 
 def decoder_losses(arch: DDNArchitecture, nets: dict, x):
@@ -140,9 +190,9 @@ def decoder_losses(arch: DDNArchitecture, nets: dict, x):
     return {name: reconstruction(name) for name in ("g_a", "g_b", "g_ab")}
 
 
-LOSS_NAMES = {"f_a": "encoding_a", "f_b": "encoding_b", "q_ab": "predictive_ab",
-              "q_ba": "predictive_ba", "g_a": "reconstruction_a", "g_b": "reconstruction_b",
-              "g_ab": "reconstruction_ab"}
+LOSS_NAMES = {"f_a": "encoding_a", "f_b": "encoding_b", "f_ab": "encoding",
+              "q_ab": "predictive_ab", "q_ba": "predictive_ba", "g_a": "reconstruction_a",
+              "g_b": "reconstruction_b", "g_ab": "reconstruction_ab"}
 
 
 def _routed(loss_by_network: dict, nets: dict):
@@ -154,19 +204,27 @@ def stage_losses_and_grads(arch: DDNArchitecture, schedule: DDNSchedule, stage: 
                            params, x, key, epoch):
     """(losses, grads by role) of one minibatch ``x`` (batch, input_dim) in ``stage``."""
     nets = _by_network(params)
-    if stage == "encoders":
-        sigma = schedule.sigma if schedule.denoise_stage1 else 0.0
-        return _routed(encoder_predictor_losses(arch, nets, x, key, sigma), nets)
+    if stage not in STAGE_NAMES:
+        raise ValueError(f"DDN stage: expected one of {STAGE_NAMES}, got {stage!r}")
     if stage == "decoders":
         return _routed(decoder_losses(arch, nets, x), nets)
-    if stage == "end_to_end":
-        alpha = schedule.alpha_at(epoch)
-        losses = encoder_predictor_losses(arch, nets, x, key, schedule.sigma, alpha)
+    if schedule.encoding == "xcov":  # stages 1 and 3 of the baseline: one objective
+        losses = xcov_encoder_losses(arch, nets, x, schedule.xcov_weight)
         losses.update(decoder_losses(arch, nets, x))
-        result, grads = _routed(losses, nets)
-        result["alpha"] = alpha
-        return result, grads
-    raise ValueError(f"DDN stage: expected one of {STAGE_NAMES}, got {stage!r}")
+        return _routed(losses, nets)
+    if stage == "encoders" and not schedule.reconstruction_in_stage1:
+        sigma = schedule.sigma if schedule.denoise_stage1 else 0.0
+        return _routed(encoder_predictor_losses(arch, nets, x, key, sigma), nets)
+    if stage == "encoders":  # the ablation: stage 3's losses from the start, alpha constant
+        alpha = jnp.float32(schedule.alpha)
+        sigma = schedule.sigma if schedule.denoise_stage1 else 0.0
+    else:
+        alpha, sigma = schedule.alpha_at(epoch), schedule.sigma
+    losses = encoder_predictor_losses(arch, nets, x, key, sigma, alpha)
+    losses.update(decoder_losses(arch, nets, x))
+    result, grads = _routed(losses, nets)
+    result["alpha"] = alpha
+    return result, grads
 
 
 def probe_metrics(arch: DDNArchitecture, k: int, params, probe_x, key):
@@ -202,8 +260,13 @@ def ddn_optimizer(schedule: DDNSchedule):
 def ddn_program(arch: DDNArchitecture, schedule: DDNSchedule) -> Program:
     """The engine's :class:`Program` for a DDN (cached: equal arguments give the same program,
     so its compiled stages are reused)."""
+    every_role = ("encoders", "predictors", "decoders")
     trained = {"encoders": ("encoders", "predictors"), "decoders": ("decoders",),
-               "end_to_end": ("encoders", "predictors", "decoders")}
+               "end_to_end": every_role}
+    if schedule.reconstruction_in_stage1:
+        trained["encoders"] = every_role
+    if schedule.encoding == "xcov":  # no predictors to train
+        trained["encoders"] = trained["end_to_end"] = ("encoders", "decoders")
     epochs = {"encoders": schedule.encoder_epochs, "decoders": schedule.decoder_epochs,
               "end_to_end": schedule.end_to_end_epochs}
     stages = tuple(
@@ -222,8 +285,9 @@ def ddn_example_flops(arch: DDNArchitecture, stage: str) -> int:
     it trains, the backward pass (about twice the forward: gradients of activations and weights).
     The first layer's unneeded input gradient and the elementwise work are not subtracted or
     added; it is the count the benchmarks divide by."""
-    m = {name: arch.macs(name) for name in ROLE_OF_NETWORK}
-    encoders, predictors = m["f_a"] + m["f_b"], m["q_ab"] + m["q_ba"]
+    m = {name: arch.macs(name) for name in arch.network_names}
+    encoders = sum(v for name, v in m.items() if name.startswith("f"))
+    predictors = m["q_ab"] + m["q_ba"]
     decoders = m["g_a"] + m["g_b"] + m["g_ab"]
     forward, trained = {
         "encoders": (encoders + predictors, encoders + predictors),
