@@ -196,9 +196,9 @@ def test_table2_report_reads_each_row_from_its_summary():
                             "gamma=0": {"validation_accuracy": stats(0.5, 0.0),
                                         "test_accuracy": stats(0.5, 0.0)}},
                    "paper": xcov.PAPER_TABLE2["conv_mnist"], "train_seconds": 120.4,
-                   "train_examples": 10000},
+                   "train_examples": 10000, "models_trained_together": 2},
         "provenance": {"device": "cpu:cpu"}, "wall_seconds": 300.2}
     report = xcov.table2_report({"xcov_conv_mnist.json": summary})
     row = [line for line in report.splitlines() if line.startswith("| conv_mnist")]
     assert row == ["| conv_mnist | 98.71 | 95.12 ± 0.11 | 94.33 ± 0.22 | 2 | 3 | 10000 | 1, 10, 10 "
-                   "| reconstruction | cpu:cpu; 120, 300 | xcov_conv_mnist.md |"]
+                   "| reconstruction | 2 | cpu:cpu; 120, 300 | xcov_conv_mnist.md |"]
