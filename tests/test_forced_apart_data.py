@@ -10,13 +10,36 @@ from jaxdis.data import sequences as seq
 from jaxdis.data.labels import binary_labels
 
 
-def _write_stroke_files(directory, prefix, index, steps, digit):
-    """One image in de Jong's format: inputdata 'dx dy eos eod'; targetdata one-hot + next step."""
-    lines = [" ".join(str(int(v)) for v in row) for row in steps]
-    (directory / f"{prefix}-{index}-inputdata.txt").write_text("\n".join(lines) + "\n")
-    one_hot = ["1" if c == digit else "0" for c in range(10)]
-    targets = [" ".join(one_hot + line.split()) for line in lines[1:] + ["0 0 0 1"]]
-    (directory / f"{prefix}-{index}-targetdata.txt").write_text("\n".join(targets) + "\n")
+def _write_stroke_files(directory, prefix, index, points, digit):
+    """One image written as de Jong's R code writes it (R/constructInputData.R, then write.table
+    without header in R/processImages.R): ``points`` are (x, y) pixels in drawing order, (-1, -1)
+    closing each stroke. inputdata: ``dx dy eos eod`` per point, moves from the previous point
+    (from (0, 0) for the first), a stroke's end as ``0 0 1 0``, eod on the last line; targetdata:
+    the one-hot class, then the same four columns, on every line. Returns the steps (T, 4)."""
+    steps, previous = [], (0, 0)
+    for x, y in points:
+        if x >= 0 and y >= 0:
+            steps.append([x - previous[0], y - previous[1], 0, 0])
+            previous = (x, y)
+        else:
+            steps.append([0, 0, 1, 0])
+    steps[-1][3] = 1
+    one_hot = [int(c == digit) for c in range(10)]
+    for name, rows in (("inputdata", steps), ("targetdata", [one_hot + row for row in steps])):
+        text = "".join(" ".join(str(v) for v in row) + "\n" for row in rows)
+        (directory / f"{prefix}-{index}-{name}.txt").write_text(text)
+    return np.array(steps)
+
+
+def _random_points(rng):
+    """One to three strokes of unit pixel moves, each closed by (-1, -1)."""
+    points, x, y = [], int(rng.integers(3, 20)), int(rng.integers(3, 20))
+    for _ in range(int(rng.integers(1, 4))):
+        for _ in range(int(rng.integers(1, 5))):
+            x, y = x + int(rng.integers(-1, 2)), y + int(rng.integers(-1, 2))
+            points.append((x, y))
+        points.append((-1, -1))
+    return points
 
 
 @pytest.fixture
@@ -25,13 +48,24 @@ def stroke_dir(tmp_path):
     made = {}
     for prefix, indices in (("trainimg", [0, 1, 2, 50_000]), ("testimg", [0, 1])):
         for i in indices:
-            length = int(rng.integers(2, 7))
-            steps = np.concatenate([rng.integers(-3, 4, (length, 2)),
-                                    rng.integers(0, 2, (length, 2))], axis=1)
             digit = int(rng.integers(0, 10))
-            _write_stroke_files(tmp_path, prefix, i, steps, digit)
-            made[prefix, i] = (steps, digit)
+            made[prefix, i] = (_write_stroke_files(tmp_path, prefix, i, _random_points(rng),
+                                                   digit), digit)
     return tmp_path, made
+
+
+def test_fixture_writes_de_jongs_layout(tmp_path):
+    """The writer above reproduces the lines of the repository's fig/trainimg-2-inputdata.txt (a
+    4): start point from (0, 0), unit moves, ``0 0 1 0`` ending a stroke, ``0 0 1 1`` last."""
+    points = [(5, 9), (5, 10), (-1, -1), (6, 1), (-1, -1)]
+    _write_stroke_files(tmp_path, "trainimg", 2, points, 4)
+    assert (tmp_path / "trainimg-2-inputdata.txt").read_text() == (
+        "5 9 0 0\n0 1 0 0\n0 0 1 0\n1 -9 0 0\n0 0 1 1\n")
+    target = (tmp_path / "trainimg-2-targetdata.txt").read_text().splitlines()
+    assert len(target) == 5 and all(line.startswith("0 0 0 0 1 0 0 0 0 0 ") for line in target)
+    assert target[3] == "0 0 0 0 1 0 0 0 0 0 1 -9 0 0"
+    steps, digit = seq.read_stroke_file(tmp_path, "trainimg", 2)
+    assert digit == 4 and steps.shape == (5, 4) and steps.dtype == np.float32
 
 
 def test_stroke_sequences_are_read_padded_and_labelled(stroke_dir):
@@ -58,8 +92,19 @@ def test_stroke_loader_errors_name_the_problem(stroke_dir, tmp_path_factory):
         seq.load_stroke_sequences(directory, "dev")
     with pytest.raises(FileNotFoundError, match="no trainimg"):
         seq.load_stroke_sequences(tmp_path_factory.mktemp("empty"), "train")
+    inputs = (directory / "trainimg-1-inputdata.txt").read_text()
     (directory / "trainimg-1-targetdata.txt").write_text("0 0 1 1 0 0 0 0 0 0 1 1 0 0\n")
     with pytest.raises(ValueError, match="one-hot"):
+        seq.load_stroke_sequences(directory, "train")
+    # a class that changes between lines, and steps that are not the input's
+    (directory / "trainimg-1-targetdata.txt").write_text(
+        "".join(f"{'1 ' if k == 0 else '0 1 '}{'0 ' * (9 - (k > 0))}{line}\n"
+                for k, line in enumerate(inputs.splitlines())))
+    with pytest.raises(ValueError, match="one-hot"):
+        seq.load_stroke_sequences(directory, "train")
+    (directory / "trainimg-1-targetdata.txt").write_text(
+        "".join(f"1 {'0 ' * 9}9 9 0 0\n" for _ in inputs.splitlines()))
+    with pytest.raises(ValueError, match="repeat the inputdata"):
         seq.load_stroke_sequences(directory, "train")
     (directory / "trainimg-1-inputdata.txt").write_text("1 2 3\n")
     with pytest.raises(ValueError, match="trainimg-1-inputdata.txt"):

@@ -2,11 +2,27 @@
 
 - MNIST pen-stroke sequences (de Jong 2016; Forced Apart section 4.1), read from the files of
   https://github.com/edwin-de-jong/mnist-digits-stroke-sequence-data (``sequences.tar.gz``,
-  unpacked into a directory the user names). For image ``i`` of a split the repository has
-  ``{trainimg,testimg}-{i}-inputdata.txt``, one pen step per line: ``dx dy eos eod`` (the pen's
-  move in pixels, 1 at the end of a stroke, 1 at the end of the digit), and
-  ``...-targetdata.txt``, one line per step: the ten-way one-hot digit class, then the next step's
-  ``dx dy eos eod``. The class is read from the target file's first line.
+  unpacked into a directory the user names; it holds every file in one flat folder). The layout,
+  as checked against that repository and the code that wrote it
+  (https://github.com/edwin-de-jong/mnist-digits-as-stroke-sequences, ``R/processImages.R`` and
+  ``R/constructInputData.R``), for MNIST image ``i`` of ``train`` (0-59,999) or ``test``
+  (0-9,999):
+
+  - ``{train,test}img-{i}-inputdata.txt``: one pen step per line, four space-separated integers
+    ``dx dy eos eod``, no header. ``dx dy`` is the pen's move in pixels (y points down) from the
+    previous point, so the first line is the starting point itself (the implicit origin is
+    (0, 0)); a stroke's end is its own line ``0 0 1 0``; the last line has ``eod = 1`` (in the
+    repository's samples ``0 0 1 1``, the last stroke's end). Example, the repository's
+    ``fig/trainimg-2-inputdata.txt`` (a 4): ``5 9 0 0``, ``0 1 0 0``, ..., ``0 0 1 0``,
+    ``1 -9 0 0``, ..., ``0 0 1 1``.
+  - ``{train,test}img-{i}-targetdata.txt``: the same lines with the digit's ten-way one-hot class
+    in front (14 columns: ``one-hot(10) dx dy eos eod``); the class is on every line and the
+    four step columns repeat the input's (``constructInputData(points, label, TRUE)``).
+  - ``{train,test}img-{i}-points.txt`` (the pixel coordinates, CSV, ``-1,-1`` at a stroke's end)
+    is not read.
+
+  The class is read from the target file, which is checked against the input file (same steps,
+  one class on every line).
 - CIFAR-10 (section 4.2) and DBPedia (section 4.3) through tensorflow-datasets, which is an optional
   dependency (``pip install jaxdis[tfds]``) imported only when these loaders are called.
 
@@ -76,15 +92,21 @@ def _read_rows(path: Path, columns: int) -> np.ndarray:
 
 
 def read_stroke_file(directory, prefix: str, index: int) -> tuple[np.ndarray, int]:
-    """One image's pen steps (T, 4) float32 and its digit class, from de Jong's two files."""
+    """One image's pen steps (T, 4) float32 ``dx dy eos eod`` and its digit class, from de Jong's
+    ``{prefix}-{index}-inputdata.txt`` and ``-targetdata.txt`` (layout in the module docstring)."""
     directory = Path(directory)
+    target_name = directory / f"{prefix}-{index}-targetdata.txt"
     steps = _read_rows(directory / f"{prefix}-{index}-inputdata.txt", STROKE_FEATURES)
-    target = _read_rows(directory / f"{prefix}-{index}-targetdata.txt", 10 + STROKE_FEATURES)
-    one_hot = target[0, :10]
-    if not (np.sum(one_hot) == 1 and set(np.unique(one_hot)) <= {0.0, 1.0}):
-        raise ValueError(f"{directory}/{prefix}-{index}-targetdata.txt: first ten columns are "
-                         f"not a one-hot class: {one_hot.tolist()}")
-    return steps, int(np.argmax(one_hot))
+    target = _read_rows(target_name, 10 + STROKE_FEATURES)
+    one_hot = target[:, :10]
+    if not (set(np.unique(one_hot)) <= {0.0, 1.0} and np.all(one_hot.sum(axis=1) == 1)
+            and np.all(one_hot == one_hot[0])):
+        raise ValueError(f"{target_name}: the first ten columns are not one one-hot class on "
+                         f"every line (first line: {one_hot[0].tolist()})")
+    if target.shape[0] != steps.shape[0] or not np.array_equal(target[:, 10:], steps):
+        raise ValueError(f"{target_name}: its last four columns should repeat the "
+                         f"inputdata file's {steps.shape[0]} steps (de Jong's format)")
+    return steps, int(np.argmax(one_hot[0]))
 
 
 def load_stroke_sequences(directory, split: str, max_length: int | None = None,
