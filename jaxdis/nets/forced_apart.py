@@ -23,6 +23,9 @@ Models:
 - :class:`ConvClassifier`: VGG-16 blocks up to pool3, convolutions of 256 and 128 3x3 filters and
   8 1x1 filters, FC1 of 15 units, FC2 of 1 (section 4.2, Fig. 4); :func:`cifar_cnn` is the paper's
   size for 32x32 colour images, :func:`grey28_cnn` the same idea sized for 28x28 grey images.
+  ``conv="shifted"`` computes the same convolutions and pools as shifted matrix products
+  (:class:`ShiftedConv`, :func:`max_pool_2x2`), which stay fast when a stack of models is vmapped
+  on a CPU; ``conv="lax"`` (``nn.Conv``, ``nn.max_pool``) is its slow, obviously correct twin.
 - :class:`MLPClassifier`: dense layers, then FC1 and FC2; a cheap model for MNIST images.
 """
 
@@ -128,49 +131,114 @@ class SequenceAutoencoder(nn.Module):
         return nn.Dense(features, name="out")(decoded), fc1
 
 
+class ShiftedConv(nn.Module):
+    """A stride-1, "SAME"-padded k x k convolution written as k*k matrix products:
+
+        y[n, h, w, :] = b + sum_{i, j} x_pad[n, h + i, w + j, :] @ K[i, j]
+
+    with ``x_pad`` the input zero-padded by (k - 1) / 2 on each side. This is exactly
+    ``nn.Conv(features, (k, k), padding="SAME")`` (same parameter names, shapes and
+    initialisers, so the two read each other's parameters). Why: vmapped over a stack of models,
+    ``nn.Conv`` becomes a grouped convolution, whose gradient is slow on XLA's CPU backend, while
+    these products become batched matrix products, which that backend runs much faster.
+    """
+
+    features: int
+    kernel_size: int = 3
+
+    @nn.compact
+    def __call__(self, x):
+        k = self.kernel_size
+        if k % 2 != 1:
+            raise ValueError(f"kernel_size: expected an odd size (SAME padding is then symmetric), "
+                             f"got {k}")
+        kernel = self.param("kernel", nn.initializers.lecun_normal(),
+                            (k, k, x.shape[-1], self.features))
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        half = (k - 1) // 2
+        padded = jnp.pad(x, ((0, 0), (half, half), (half, half), (0, 0)))
+        height, width = x.shape[1:3]
+        out = sum(padded[:, i:i + height, j:j + width] @ kernel[i, j]
+                  for i in range(k) for j in range(k))
+        return out + bias
+
+
+def max_pool_2x2(x):
+    """``nn.max_pool(x, (2, 2), strides=(2, 2), padding="SAME")`` by a reshape: an odd height or
+    width is padded with -inf at its end (where SAME puts it), then each 2x2 window is reduced.
+    Same values; its gradient avoids the select-and-scatter that is slow under vmap on a CPU."""
+    pad_h, pad_w = x.shape[1] % 2, x.shape[2] % 2
+    if pad_h or pad_w:
+        x = jnp.pad(x, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), constant_values=-jnp.inf)
+    n, h, w, c = x.shape
+    return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
+CONV_IMPLEMENTATIONS = ("lax", "shifted")
+
+
 class ConvClassifier(nn.Module):
     """The CNN of Forced Apart section 4.2 and Fig. 4.
 
     ``blocks``: VGG-16 blocks, each 3x3 convolutions (ReLU, same padding) then a 2x2 max-pool;
     VGG-16 up to pool3 is ((64, 64), (128, 128), (256, 256, 256)). ``head``: then 3x3 convolutions
     of 256 and 128 filters and a 1x1 convolution of 8 filters, flattened into FC1 and FC2.
+    ``conv``: "lax" (``nn.Conv`` and ``nn.max_pool``) or "shifted" (:class:`ShiftedConv` and
+    :func:`max_pool_2x2`): the same function and the same parameters, computed two ways.
     Input ``images`` (N, H, W, C) float.
     """
 
     blocks: Sequence[Sequence[int]] = ((64, 64), (128, 128), (256, 256, 256))
     head: Sequence[int] = (256, 128, 8)
     fc1_units: int = FC1_UNITS
+    conv: str = "lax"
 
     @nn.compact
     def __call__(self, images):
         _check_rank("images", images, 4, "(batch, height, width, channels)")
         _check_float("images", images)
+        if self.conv not in CONV_IMPLEMENTATIONS:
+            raise ValueError(f"conv: expected one of {CONV_IMPLEMENTATIONS}, got {self.conv!r}")
+        names = (f"Conv_{i}" for i in range(sum(map(len, self.blocks)) + len(self.head)))
+
+        def conv(x, features, size):  # explicit names: both implementations share parameters
+            if self.conv == "shifted":
+                return ShiftedConv(features, size, name=next(names))(x)
+            return nn.Conv(features, (size, size), padding="SAME", name=next(names))(x)
+
+        def pool(x):
+            if self.conv == "shifted":
+                return max_pool_2x2(x)
+            return nn.max_pool(x, (2, 2), strides=(2, 2), padding="SAME")
+
         x = images
         for block in self.blocks:
             for features in block:
-                x = nn.relu(nn.Conv(features, (3, 3), padding="SAME")(x))
-            x = nn.max_pool(x, (2, 2), strides=(2, 2), padding="SAME")
+                x = nn.relu(conv(x, features, 3))
+            x = pool(x)
         *three_by_three, one_by_one = self.head
         for features in three_by_three:
-            x = nn.relu(nn.Conv(features, (3, 3), padding="SAME")(x))
-        x = nn.relu(nn.Conv(one_by_one, (1, 1))(x))
+            x = nn.relu(conv(x, features, 3))
+        x = nn.relu(conv(x, one_by_one, 1))
         return BinaryHead(self.fc1_units, name="head")(x.reshape(x.shape[0], -1))
 
 
-def cifar_cnn(width: float = 1.0) -> ConvClassifier:
+def cifar_cnn(width: float = 1.0, conv: str = "lax") -> ConvClassifier:
     """The paper's CNN for 32x32 colour images (VGG-16 to pool3: 32 -> 16 -> 8 -> 4).
 
     ``width`` scales every convolution's filters (1.0 is the paper's model; the 8 1x1 filters
-    and FC1's 15 units are kept, since the representation's size is part of the method)."""
+    and FC1's 15 units are kept, since the representation's size is part of the method).
+    ``conv``: see :class:`ConvClassifier`."""
     return ConvClassifier(blocks=_scaled(((64, 64), (128, 128), (256, 256, 256)), width),
-                          head=(*_scaled(((256, 128),), width)[0], 8))
+                          head=(*_scaled(((256, 128),), width)[0], 8), conv=conv)
 
 
-def grey28_cnn(width: float = 1.0) -> ConvClassifier:
+def grey28_cnn(width: float = 1.0, conv: str = "lax") -> ConvClassifier:
     """The same idea for 28x28 grey images: three VGG blocks (28 -> 14 -> 7 -> 4 with same
     padding), the 256/128/8 head and FC1 of 15. ``width`` scales the filters as in
-    :func:`cifar_cnn`; 0.125 makes it trainable on a CPU."""
-    return cifar_cnn(width)
+    :func:`cifar_cnn` (1.0: VGG-16's 64 to 256 filters); 0.125 (8 to 32 filters) makes it
+    trainable on a CPU."""
+    return cifar_cnn(width, conv)
 
 
 def _scaled(blocks, width):
