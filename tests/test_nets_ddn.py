@@ -78,7 +78,9 @@ def test_networks_name_the_expected_input_shape():
     with pytest.raises(ValueError, match=r"f_a input: expected shape \(batch, 20\)"):
         encode(arch, params, jnp.zeros((5, 21)))
     with pytest.raises(ValueError, match="positive int"):
-        DDNArchitecture(input_dim=20, encoder_layers=0)
+        DDNArchitecture(input_dim=20, hidden=0)
+    with pytest.raises(ValueError, match="int >= 0"):
+        DDNArchitecture(input_dim=20, decoder_layers=-2)
     asae = ASAEArchitecture(input_dim=10)
     with pytest.raises(ValueError, match=r"ASAE input x"):
         asae_apply(asae, init_asae(jax.random.PRNGKey(0), asae), jnp.zeros((3, 11)))

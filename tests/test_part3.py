@@ -1,0 +1,79 @@
+"""experiments/part3.py: the table of every thesis ch. 8-9 setting and ablation."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from experiments import part3
+from jaxdis.config import apply_overrides
+
+REQUIRED = {  # issue 7's settings and ablations
+    "asae-simple-2", "asae-simple-10", "asae-additive-10", "ddn-simple", "ddn-simple-no-finetune",
+    "ddn-additive", "ddn-occlusive", "ddn-mnist", "ddn-simple-equal-lr", "asae-simple-2-adam",
+    "asae-simple-2-sgd", "asae-simple-2-low-lr", "ddn-simple-shared-encoder",
+    "ddn-simple-stage1-reconstruction", "ddn-additive-shallow", "ddn-additive-deep",
+    "ddn-additive-xcov"}
+
+
+def test_every_setting_of_the_issue_is_a_row_with_a_claim_and_a_source():
+    assert set(part3.SETTING_NAMES) == REQUIRED
+    assert len(part3.SETTING_NAMES) == len(set(part3.SETTING_NAMES))
+    for setting in part3.SETTINGS:
+        assert setting.claim and setting.source, setting.name
+
+
+@pytest.mark.parametrize("scale", ["thesis", "cpu"])
+@pytest.mark.parametrize("setting", part3.SETTINGS, ids=lambda s: s.name)
+def test_each_rows_command_rebuilds_exactly_its_config(setting, scale):
+    """The command printed beside a row, parsed as the CLI parses it, gives the row's config."""
+    config = dataclasses.replace(part3.Part3Config(), scale=scale, seeds=7)
+    module, run_config = part3.setting_config(setting, config)
+    words = part3.command(setting, run_config).split()
+    assert words[:5] == ["jaxdis", "run", setting.experiment, "--dataset", setting.dataset]
+    overrides = [words[i + 1] for i, w in enumerate(words) if w == "--set"]
+    seeds = int(words[words.index("--seeds") + 1])
+    rebuilt = apply_overrides(module.make_config(setting.dataset), overrides + [f"seeds={seeds}"])
+    assert rebuilt == run_config
+    for field, value in setting.overrides:
+        assert getattr(run_config, field) == value
+
+
+def test_the_cpu_scale_halves_every_stage_and_plain_mnist_keeps_five_seeds():
+    config = dataclasses.replace(part3.Part3Config(), scale="cpu", seeds=30)
+    by_name = {s.name: s for s in part3.SETTINGS}
+    _, thesis = part3.setting_config(by_name["ddn-additive"], part3.Part3Config())
+    _, cpu = part3.setting_config(by_name["ddn-additive"], config)
+    assert (thesis.encoder_epochs, thesis.decoder_epochs, thesis.end_to_end_epochs) == (60, 10, 40)
+    assert (cpu.encoder_epochs, cpu.decoder_epochs, cpu.end_to_end_epochs) == (30, 5, 20)
+    assert cpu.hidden == part3.CPU_SCALE["hidden"] and thesis.hidden == 1000
+    _, mnist = part3.setting_config(by_name["ddn-mnist"], config)
+    assert mnist.seeds == part3.MNIST_SEEDS
+    _, no_finetune = part3.setting_config(by_name["ddn-simple-no-finetune"], config)
+    assert no_finetune.end_to_end_epochs == 0
+    with pytest.raises(ValueError, match="scale"):
+        part3.setting_config(by_name["ddn-simple"], dataclasses.replace(config, scale="tiny"))
+
+
+def test_a_row_counts_disentangled_seeds_by_both_rules():
+    setting = part3.SETTINGS[0]
+    summary = {"seeds": 4, "alive_seeds": 4, "final_mi_per_seed": [0.05, 0.2, 0.09, 1.0],
+               "probe_reconstruction_per_seed": [10.0, 11.0, 12.0, 13.0],
+               "pair_recognition_per_seed": [0.9, 0.1, 0.5, 0.49],
+               "cause_recovery_per_seed": [0.8, 0.1, 0.5, 0.4],
+               "train_seconds": 3.0, "device": "cpu"}
+    row = part3.row_of(setting, summary, part3.Part3Config(), "jaxdis run asae")
+    assert row["seeds_below_mi_threshold"] == 2
+    assert row["seeds_disentangled"] == 2  # 0.9 and 0.5 reach the 0.5 threshold
+    assert row["final_mi"]["median"] == pytest.approx(np.median([0.05, 0.2, 0.09, 1.0]))
+    text = part3.report(part3.Part3Config(), [dict(row, figures=[])],
+                        {"device": "cpu", "date": "today", "commit": "abc"})
+    assert "| 2/4 | " in text and setting.claim in text and "jaxdis run asae" in text
+
+
+def test_unknown_settings_are_refused_by_name(tmp_path):
+    from jaxdis.runs import RunDir
+
+    config = dataclasses.replace(part3.Part3Config(), settings=("ddn-simple", "ddn-typo"))
+    with pytest.raises(ValueError, match="ddn-typo"):
+        part3.run(config, RunDir(tmp_path))
