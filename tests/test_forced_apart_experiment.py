@@ -77,7 +77,7 @@ def test_jaxdis_run_forced_apart_end_to_end(tmp_path):
                    "--set", "cluster_counts=2,4", "--set", "kmeans_seeds=1",
                    "--set", "batch_size=64"])
     assert status == 0
-    summary = json.loads((tmp_path / "forced_apart_mnist.json").read_text())
+    summary = json.loads((tmp_path / "forced_apart_mnist_mlp.json").read_text())
     for loss in ("baseline", "multi"):
         for split in ("validation", "test"):
             entry = summary["table"][loss][split]
@@ -85,7 +85,7 @@ def test_jaxdis_run_forced_apart_end_to_end(tmp_path):
             assert -1.0 <= entry["ami"]["mean"] <= 1.0 and 0.0 <= entry["accuracy"]["mean"] <= 1
     assert np.shape(summary["margin_sweep"]["ami"]) == (2, 2)
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
-        "forced_apart_mnist_clusters.png", "forced_apart_mnist_margins.png",
-        "forced_apart_mnist_pca.png", "forced_apart_mnist_units.png"]
+        "forced_apart_mnist_mlp_clusters.png", "forced_apart_mnist_mlp_margins.png",
+        "forced_apart_mnist_mlp_pca.png", "forced_apart_mnist_mlp_units.png"]
     markdown = fa.report([summary], ["jaxdis run forced-apart --dataset mnist ..."])
     assert "| L_multi |" in markdown and "0.502 / 0.523" in markdown  # ours beside the paper's
