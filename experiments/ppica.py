@@ -30,8 +30,7 @@ mostly FastICA at 200 sources): 1000 images (MI on 500 of them),
     jaxdis run ppica --seeds 30 --set n_images=5000 --set mi_samples=5000 --set sweeps=20
 
 (the thesis does not state its number of annealing iterations; 20 sweeps is our choice). On a
-shared 2-core CPU a flip at N = 5000 took about 0.4 s, so that run is hours; see
-experiments/results/ppica.md for the scale actually run.
+shared 2-core CPU that run is hours; see experiments/results/ppica.md for the scale actually run.
 """
 
 from __future__ import annotations
