@@ -453,6 +453,9 @@ def test_ppica_experiment_runs_and_reports(tmp_path):
         assert 0.5 <= trial["purity"] <= 1.0
         assert np.isfinite(trial["cause_recovery"]) and np.isfinite(trial["final_mi"])
         assert trial["nonfinite_costs"] == 0
+        if np.isfinite(trial["true_grouping_mi"]):  # a two-sided truth: shuffles were scored
+            assert len(trial["shuffled_truth_mi"]) == config.random_groupings
+            assert 0.0 <= trial["truth_below_shuffles"] <= 1.0
     assert np.asarray(setting["mi_after_each_sweep"]).shape == (2, 2)
     assert (tmp_path / "figures" / "ppica_mi_curves.png").exists()
     assert (tmp_path / "figures" / "ppica_groups_6.png").exists()
