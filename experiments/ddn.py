@@ -148,8 +148,11 @@ def load_training_data(dataset: str, n_train: int, probe_size: int, data_seed: i
 
 
 def ground_truth_scores(composite, probe_index, recon_a, recon_b, with_classifier: bool) -> dict:
-    """Per seed, on the probe set: ``cause_recovery`` of the single-cause reconstructions and,
-    with ``with_classifier``, ``pair_recognition`` read by jaxdis.metrics' digit classifier.
+    """Per seed, on the probe set: ``cause_recovery`` of the single-cause reconstructions,
+    centred (a single-cause decoder g_a(z_a) = E[x | z_a] carries the other cause's mean image,
+    and an ASAE's halves can trade a constant image: neither is an error of disentangling), the
+    uncentred score as ``cause_recovery_raw``, and, with ``with_classifier``,
+    ``pair_recognition`` read by jaxdis.metrics' digit classifier.
 
     Args:
       recon_a, recon_b: (n_seeds, n_probe, H, W) reconstructions from z_a alone and z_b alone.
@@ -160,9 +163,13 @@ def ground_truth_scores(composite, probe_index, recon_a, recon_b, with_classifie
         return {}
     cause_a, cause_b = composite.cause_a[probe_index], composite.cause_b[probe_index]
     exchangeable = composite.kind != "simple"  # left/right tells the causes apart
-    scores = {"cause_recovery_per_seed": np.array([
-        float(metrics.cause_recovery(a, b, cause_a, cause_b, exchangeable=exchangeable))
-        for a, b in zip(recon_a, recon_b)])}
+    def recovery(centred):
+        return np.array([float(metrics.cause_recovery(a, b, cause_a, cause_b, centred=centred,
+                                                      exchangeable=exchangeable))
+                         for a, b in zip(recon_a, recon_b)])
+
+    scores = {"cause_recovery_per_seed": recovery(True),
+              "cause_recovery_raw_per_seed": recovery(False)}
     if with_classifier:
         try:
             classifier = metrics.digit_classifier()

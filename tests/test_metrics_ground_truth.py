@@ -1,5 +1,6 @@
 """Specification of the ground-truth scores for composite data and of the digit classifier."""
 
+import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -151,6 +152,26 @@ def test_non_exchangeable_causes_choose_one_assignment_for_the_whole_set(digits)
     assert float(mixed) < 0.5
     means = (np.broadcast_to(a.mean(0), a.shape), np.broadcast_to(b.mean(0), b.shape))
     assert float(cause_recovery(*means, a, b, exchangeable=False)) == pytest.approx(0.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("kind, exchangeable", [("simple", False), ("additive", True)])
+def test_centred_cause_recovery_forgives_a_constant_image_and_nothing_else(digits, kind,
+                                                                          exchangeable):
+    """An ASAE's halves can trade a constant image c (y_a + c, y_b - c), and a DDN's single-cause
+    decoder adds the other cause's mean: centred, both still score 1; uncentred, they do not."""
+    data = composite(digits, kind)
+    a, b = data.cause_a, data.cause_b
+    c = np.random.default_rng(4).uniform(size=a.shape[1:]).astype(np.float32)
+    score = functools.partial(cause_recovery, exchangeable=exchangeable)
+    assert float(score(a + c, b - c, a, b, centred=True)) == pytest.approx(1.0, abs=1e-5)
+    assert float(score(a + c, b - c, a, b)) < 0.9
+    with_other_mean = (a + b.mean(axis=0), b + a.mean(axis=0))
+    assert float(score(*with_other_mean, a, b, centred=True)) == pytest.approx(1.0, abs=1e-5)
+    # the centred score is the uncentred one of the centred arrays: no other change
+    centred = [x - x.mean(axis=0) for x in (data.x, b, a, b)]
+    assert float(score(data.x, b, a, b, centred=True)) == pytest.approx(
+        float(score(*centred)), rel=1e-5)
+    assert float(score(data.x, data.x, a, b, centred=True)) < 0.2
 
 
 def test_scores_work_under_jit_and_vmap(digits, template_classifier):

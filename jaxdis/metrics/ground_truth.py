@@ -94,7 +94,8 @@ def pair_recognition(recon_a, recon_b, labels_a, labels_b, classifier: Callable)
     return jnp.mean(same_order | swapped)
 
 
-def cause_recovery(recon_a, recon_b, cause_a, cause_b, *, exchangeable: bool = True):
+def cause_recovery(recon_a, recon_b, cause_a, cause_b, *, exchangeable: bool = True,
+                   centred: bool = False):
     """Share of the causes' variance explained by the single-cause reconstructions (an R^2).
 
         score = 1 - SSE / SST,
@@ -110,9 +111,18 @@ def cause_recovery(recon_a, recon_b, cause_a, cause_b, *, exchangeable: bool = T
     So 1 is perfect, 0 is no better than predicting the mean image(s) (which scores exactly 0),
     and reconstructing x itself for both causes scores low or negative.
 
+    ``centred=True`` first subtracts from each of the four arrays its mean over examples, so a
+    constant image that one cause's reconstruction carries does not count as error. Models of
+    two causes need this: the two halves of an additive model can trade any constant image
+    (y_a + c, y_b - c give the same sum; thesis section 8.5: "each network acts as a bias for the
+    other"), and a single-cause decoder that is trained to reconstruct x, as the DDN's g_a is
+    (eq. 9.10), outputs E[x | z_a], which holds the other cause's mean image. The centred score
+    is 1 when each reconstruction equals its cause up to a constant image.
+
     Args:
       recon_a, recon_b, cause_a, cause_b: arrays of one shape (N, ...), floating.
       exchangeable: see above (a Python bool).
+      centred: see above (a Python bool).
 
     Returns:
       A scalar.
@@ -129,6 +139,9 @@ def cause_recovery(recon_a, recon_b, cause_a, cause_b, *, exchangeable: bool = T
         if array.ndim < 2:
             raise ValueError(f"{name} must have shape (N, ...) with at least one feature axis")
     recon_a, recon_b, cause_a, cause_b = (a.reshape(a.shape[0], -1) for a in arrays)
+    if centred:
+        recon_a, recon_b, cause_a, cause_b = (a - a.mean(axis=0)
+                                              for a in (recon_a, recon_b, cause_a, cause_b))
 
     def error(x, y):  # per-example squared error
         return jnp.sum((x - y) ** 2, axis=1)
