@@ -89,3 +89,11 @@ def test_jaxdis_run_forced_apart_end_to_end(tmp_path):
         "forced_apart_mnist_mlp_pca.png", "forced_apart_mnist_mlp_units.png"]
     markdown = fa.report([summary], ["jaxdis run forced-apart --dataset mnist ..."])
     assert "| L_multi |" in markdown and "0.502 / 0.523" in markdown  # ours beside the paper's
+
+
+def test_report_names_the_margins_that_trained_alike():
+    sweep = {"margins": [0.1, 3.0, 10.0], "ami": [[0.4, 0.5], [0.45, 0.5], [0.45, 0.5]],
+             "accuracy": [[0.9, 0.9], [0.91, 0.9], [0.91, 0.9]]}
+    assert fa._identical_margins(sweep) == [3.0, 10.0]
+    sweep["ami"][1] = [0.45, 0.51]  # one seed differs: not the same training
+    assert fa._identical_margins(sweep) == []
