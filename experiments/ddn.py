@@ -83,6 +83,7 @@ class DDNConfig:
     reconstruction_in_stage1: bool = False
     encoding: str = "predictors"   # or "xcov"
     xcov_weight: float = 10.0
+    rmsprop: str = "thesis"        # or "lasagne", "tf1" (jaxdis.train.ddn.RMSPROP_VARIANTS)
 
 
 THESIS = {
@@ -197,7 +198,8 @@ def run(config: DDNConfig, run_dir) -> dict:
                            config.encoder_lr, config.predictor_lr, config.decoder_lr,
                            config.momentum, config.sigma, config.alpha, config.alpha_end,
                            config.denoise_stage1, config.batch_size, config.mi_k,
-                           config.reconstruction_in_stage1, config.encoding, config.xcov_weight)
+                           config.reconstruction_in_stage1, config.encoding, config.xcov_weight,
+                           config.rmsprop)
     program = ddn_program(arch, schedule)
     hyperparams, encoder_lrs = None, [config.encoder_lr] * config.seeds
     if config.encoder_lr_grid:  # the seed axis carries a grid of encoder / predictor ratios
@@ -237,6 +239,10 @@ def run(config: DDNConfig, run_dir) -> dict:
         "epochs (stage 1, 2, 3)": [s.epochs for s in program.stages],
         "encoder_lr_per_seed": encoder_lrs,
         "final_mi_per_seed": final_mi, "final_mi_mean": float(np.nanmean(final_mi)),
+        # the smaller of the two codes' spreads: near 0, a code has collapsed to a constant
+        "final_code_std_per_seed": np.minimum(
+            metric_history(run_dir, "code_a_std", stages, config.seeds)[:, -1],
+            metric_history(run_dir, "code_b_std", stages, config.seeds)[:, -1]),
         "final_mi_median": float(np.nanmedian(final_mi)),
         "initial_mi_mean": float(np.nanmean(mi_all[:, 0])),
         "probe_reconstruction_per_seed": recon,

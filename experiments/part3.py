@@ -92,6 +92,13 @@ SETTINGS = (
             "encoder too deep: MI nearly zero, but not disentangled by eye", "9.5.2", True),
     Setting("ddn-additive-xcov", "ddn", "additive", (("encoding", "xcov"),),
             "zero covariance is not sufficient for disentangling", "9.1", True),
+    # Two variants that test why our DDN codes collapse in stage 1 (see the report).
+    Setting("ddn-simple-denoise-stage1", "ddn", "simple", (("denoise_stage1", True),),
+            "sigma = 0.1 (9.3); Alg. 6 adds the noise in stage 3 only, the prose says it speeds "
+            "disentangling", "9.2.2, 9.3", True),
+    Setting("ddn-simple-rmsprop-lasagne", "ddn", "simple", (("rmsprop", "lasagne"),),
+            "not in the thesis: RMSprop with eps 1e-6 inside the root (Lasagne's)",
+            "7.4 (framework unnamed)", True),
 )
 SETTING_NAMES = tuple(s.name for s in SETTINGS)
 
@@ -110,6 +117,7 @@ class Part3Config:
     scale: str = "thesis"       # or "cpu": CPU_SCALE and half the epochs
     mi_threshold: float = 0.1
     pair_threshold: float = 0.5
+    collapse_threshold: float = 0.01  # a code whose spread ends below this has collapsed
     figures_prefix: str = "part3"  # copies of the chosen figures: figures/PREFIX_SETTING_*.png
 
 
@@ -163,7 +171,18 @@ def _distribution(values) -> dict:
             "max": float(values.max())}
 
 
-def row_of(setting: Setting, summary: dict, config: Part3Config, cmd: str) -> dict:
+def final_code_std(run_dir: RunDir, n_seeds: int):
+    """Per seed, the last logged spread of the smaller code (the DDN logs ``code_a_std`` and
+    ``code_b_std`` per epoch), or None for a model that does not log them."""
+    last = {}
+    for record in run_dir.read_metrics():
+        if "code_a_std" in record and record["seed"] < n_seeds:
+            last[record["seed"]] = min(record["code_a_std"], record["code_b_std"])
+    return np.array([last[s] for s in range(n_seeds)]) if last else None
+
+
+def row_of(setting: Setting, summary: dict, config: Part3Config, cmd: str,
+           code_std=None) -> dict:
     final_mi = np.asarray(summary["final_mi_per_seed"], float)
     row = {"setting": setting.name, "experiment": setting.experiment, "dataset": setting.dataset,
            "ablation": setting.ablation, "thesis": setting.claim, "source": setting.source,
@@ -173,6 +192,9 @@ def row_of(setting: Setting, summary: dict, config: Part3Config, cmd: str) -> di
            "probe_reconstruction": _distribution(summary["probe_reconstruction_per_seed"]),
            "train_seconds": summary["train_seconds"], "device": summary["device"],
            "command": cmd}
+    if code_std is not None:
+        row["final_code_std"] = _distribution(code_std)
+        row["seeds_collapsed"] = int(np.sum(code_std < config.collapse_threshold))
     if "cause_recovery_per_seed" in summary:
         row["cause_recovery"] = _distribution(summary["cause_recovery_per_seed"])
     if "pair_recognition_per_seed" in summary:
@@ -200,7 +222,8 @@ def run(config: Part3Config, run_dir) -> dict:
             summary["wall_seconds"] = time.perf_counter() - start
             summary["provenance"] = provenance()
             sub.write_json("summary.json", summary)
-        rows.append(row_of(setting, summary, config, command(setting, run_config)))
+        rows.append(row_of(setting, summary, config, command(setting, run_config),
+                           final_code_std(sub, summary["seeds"])))
         rows[-1]["figures"] = _copy_figures(sub, run_dir, f"{config.figures_prefix}_{setting.name}")
         run_dir.write_json("results.json", {"config": config_to_dict(config), "rows": rows})  # per row
     result = {"config": config_to_dict(config), "rows": rows, "provenance": provenance()}
@@ -247,20 +270,26 @@ def report(config: Part3Config, rows: list[dict], where: dict) -> str:
         "from the two single-cause reconstructions; chance about 0.02); *recovery* is cause "
         "recovery (share of each cause's variance the single-cause reconstructions explain; 0 is "
         "the mean image). Disentangled seeds: thesis rule MI < "
-        f"{config.mi_threshold}; ours pairs >= {config.pair_threshold}.",
+        f"{config.mi_threshold}; ours pairs >= {config.pair_threshold}. *Collapsed*: seeds "
+        f"whose smaller code ends with a spread (mean over units of the standard deviation over "
+        f"probe examples) below {config.collapse_threshold} (about 0.3 at initialisation); a "
+        "collapsed code ties on every probe point and the KSG estimate then reads its maximum "
+        "(about 9 nats), not its information. Recovery is centred (a constant image in a "
+        "single-cause reconstruction is not an error: jaxdis.metrics.cause_recovery).",
         "",
         "| setting | thesis says | MI | MI < 0.1 | pairs | disentangled (ours) | recovery | "
-        "alive | train s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "collapsed | alive | train s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         kind = " (ablation)" if r["ablation"] else ""
         ours = f"{r['seeds_disentangled']}/{r['seeds']}" if "seeds_disentangled" in r else "n/a"
+        collapsed = f"{r['seeds_collapsed']}/{r['seeds']}" if "seeds_collapsed" in r else "n/a"
         lines.append(
             f"| {r['setting']}{kind} | {r['thesis']} ({r['source']}) | {_cell(r['final_mi'])} | "
             f"{r['seeds_below_mi_threshold']}/{r['seeds']} | {_cell(r.get('pair_recognition'))} "
-            f"| {ours} | {_cell(r.get('cause_recovery'))} | {r['alive_seeds']}/{r['seeds']} | "
-            f"{r['train_seconds']:.0f} |")
+            f"| {ours} | {_cell(r.get('cause_recovery'))} | {collapsed} | "
+            f"{r['alive_seeds']}/{r['seeds']} | {r['train_seconds']:.0f} |")
     lines += ["", "## Rerun one row", ""]
     lines += [f"- {r['setting']}: `{r['command']}`" for r in rows]
     lines += ["", "## Figures (seed 0 of each setting; MI curves of all seeds)", ""]

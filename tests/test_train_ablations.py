@@ -174,3 +174,26 @@ def test_an_unknown_asae_optimizer_is_refused_by_name():
     arch = ASAEArchitecture(input_dim=12, n_code=2, hidden=8)
     with pytest.raises(ValueError, match="optimizer"):
         asae.asae_program(arch, asae.ASAESchedule(optimizer="lbfgs"))
+
+
+# ------------------------------------------------------------ RMSprop variants (eq. 7.4)
+
+@pytest.mark.parametrize("variant", list(ddn.RMSPROP_VARIANTS))
+def test_each_rmsprop_variant_steps_as_its_framework_writes_it(variant):
+    """One step of each variant against its update written out in NumPy (momentum 0.9, decay
+    0.9): thesis eq. 7.4 (eps outside the root, nu from 0), Lasagne (eps 1e-6 inside), TF1
+    (eps 1e-10 inside, nu from 1)."""
+    eps, in_sqrt, nu0 = ddn.RMSPROP_VARIANTS[variant]
+    schedule = ddn.DDNSchedule(rmsprop=variant)
+    tx = ddn.ddn_optimizer(schedule)
+    params = init_ddn(jax.random.PRNGKey(8), SPLIT)
+    grads = jax.tree.map(lambda p: 1e-4 * jnp.ones_like(p), params)
+    updates, _ = tx.update(grads, tx.init(params), params)
+    g = 1e-4
+    nu = 0.9 * nu0 + 0.1 * g ** 2
+    step = g / np.sqrt(nu + eps) if in_sqrt else g / (np.sqrt(nu) + eps)
+    want = -schedule.encoder_lr * step
+    np.testing.assert_allclose(np.asarray(updates["encoders"]["f_a"]["Dense_0"]["kernel"]),
+                               want, rtol=1e-4)
+    with pytest.raises(ValueError, match="rmsprop"):
+        ddn.DDNSchedule(rmsprop="keras")

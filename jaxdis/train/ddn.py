@@ -57,10 +57,17 @@ from jaxdis.losses import (ddn_denoise, ddn_encoding_loss, ddn_finetune_encoding
 from jaxdis.metrics import ksg
 from jaxdis.nets.ddn import ROLE_OF_NETWORK, DDNArchitecture, apply_network, init_ddn
 from jaxdis.train.engine import Program, Stage
-from jaxdis.train.optimizers import make_optimizer, thesis_rmsprop
+from jaxdis.train.optimizers import OptimizerSpec, make_optimizer
 
 STAGE_NAMES = ("encoders", "decoders", "end_to_end")
 ENCODINGS = ("predictors", "xcov")
+# RMSprop as the thesis writes it (eq. 7.4: eps 1e-8 outside the root, the average of squares
+# from 0), and as two frameworks of its time implemented it; the thesis names none. Their
+# (eps, eps_in_sqrt, initial_scale): the floor under the root decides how steps shrink with the
+# gradient, which matters when the codes shrink (see experiments/results/part3.md).
+RMSPROP_VARIANTS = {"thesis": (1e-8, False, 0.0),
+                    "lasagne": (1e-6, True, 0.0),   # lasagne.updates.rmsprop
+                    "tf1": (1e-10, True, 1.0)}      # tf.train.RMSPropOptimizer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,11 +90,15 @@ class DDNSchedule:
     reconstruction_in_stage1: bool = False  # ablation of section 9.2.2
     encoding: str = "predictors"            # or "xcov": the baseline of section 9.1
     xcov_weight: float = 10.0               # the XCov coefficient of the baseline
+    rmsprop: str = "thesis"                 # which RMSprop: see RMSPROP_VARIANTS
 
     def __post_init__(self):
         if self.encoding not in ENCODINGS:
             raise ValueError(f"DDNSchedule.encoding: expected one of {ENCODINGS}, got "
                              f"{self.encoding!r}")
+        if self.rmsprop not in RMSPROP_VARIANTS:
+            raise ValueError(f"DDNSchedule.rmsprop: expected one of {tuple(RMSPROP_VARIANTS)}, "
+                             f"got {self.rmsprop!r}")
 
     def alpha_at(self, epoch):
         """alpha of eq. 9.11 in epoch ``epoch`` of stage 3: linear from alpha to alpha_end."""
@@ -249,11 +260,15 @@ def probe_metrics(arch: DDNArchitecture, k: int, params, probe_x, key):
 
 def ddn_optimizer(schedule: DDNSchedule):
     """Section 9.3: RMSprop with momentum for each role; encoders slower than predictors."""
-    return make_optimizer({
-        "encoders": thesis_rmsprop(schedule.encoder_lr, schedule.momentum),
-        "predictors": thesis_rmsprop(schedule.predictor_lr, schedule.momentum),
-        "decoders": thesis_rmsprop(schedule.decoder_lr, schedule.momentum),
-    })
+    eps, eps_in_sqrt, initial_scale = RMSPROP_VARIANTS[schedule.rmsprop]
+
+    def rmsprop(learning_rate):
+        return OptimizerSpec("rmsprop", learning_rate, schedule.momentum, 0.9, eps, eps_in_sqrt,
+                             initial_scale)
+
+    return make_optimizer({"encoders": rmsprop(schedule.encoder_lr),
+                           "predictors": rmsprop(schedule.predictor_lr),
+                           "decoders": rmsprop(schedule.decoder_lr)})
 
 
 @functools.lru_cache(maxsize=None)
