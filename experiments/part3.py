@@ -190,8 +190,8 @@ def row_of(setting: Setting, summary: dict, config: Part3Config, cmd: str,
            "final_mi": _distribution(final_mi),
            "seeds_below_mi_threshold": int(np.sum(final_mi < config.mi_threshold)),
            "probe_reconstruction": _distribution(summary["probe_reconstruction_per_seed"]),
-           "train_seconds": summary["train_seconds"], "device": summary["device"],
-           "command": cmd}
+           "train_seconds": summary["train_seconds"], "resumed": bool(summary.get("resumed")),
+           "device": summary["device"], "command": cmd}
     if code_std is not None:
         row["final_code_std"] = _distribution(code_std)
         row["seeds_collapsed"] = int(np.sum(code_std < config.collapse_threshold))
@@ -204,28 +204,40 @@ def row_of(setting: Setting, summary: dict, config: Part3Config, cmd: str,
     return row
 
 
-def run(config: Part3Config, run_dir) -> dict:
+def _chosen(config: Part3Config):
     unknown = [name for name in config.settings if name not in SETTING_NAMES]
     if unknown:
         raise ValueError(f"settings: unknown {unknown}; expected names from {SETTING_NAMES}")
-    rows = []
-    for setting in (s for s in SETTINGS if s.name in config.settings):
+    return [s for s in SETTINGS if s.name in config.settings]
+
+
+def run(config: Part3Config, run_dir) -> dict:
+    for setting in _chosen(config):
         module, run_config = setting_config(setting, config)
         sub = RunDir(run_dir.path / setting.name)
-        done = sub.path / "summary.json"
-        if done.exists():  # --resume: a finished row is read back, an unfinished one resumes
-            summary = json.loads(done.read_text())
-        else:
-            sub.write_config(run_config)
-            start = time.perf_counter()
-            summary = module.run(run_config, sub)
-            summary["wall_seconds"] = time.perf_counter() - start
-            summary["provenance"] = provenance()
-            sub.write_json("summary.json", summary)
-        rows.append(row_of(setting, summary, config, command(setting, run_config),
-                           final_code_std(sub, summary["seeds"])))
-        rows[-1]["figures"] = _copy_figures(sub, run_dir, f"{config.figures_prefix}_{setting.name}")
-        run_dir.write_json("results.json", {"config": config_to_dict(config), "rows": rows})  # per row
+        if (sub.path / "summary.json").exists():  # --resume: a finished row is kept
+            continue
+        sub.write_config(run_config)  # an unfinished row resumes from its checkpoint
+        start = time.perf_counter()
+        summary = module.run(run_config, sub)
+        summary["wall_seconds"] = time.perf_counter() - start
+        summary["provenance"] = provenance()
+        sub.write_json("summary.json", summary)
+    return write_report(config, run_dir)
+
+
+def write_report(config: Part3Config, run_dir) -> dict:
+    """results.json and report.md from the finished rows' folders (also ``python -m
+    experiments.part3 RUN_DIR``, which redraws them from a saved run)."""
+    rows = []
+    for setting in _chosen(config):
+        sub = RunDir(run_dir.path / setting.name)
+        summary = json.loads((sub.path / "summary.json").read_text())
+        _, run_config = setting_config(setting, config)
+        row = row_of(setting, summary, config, command(setting, run_config),
+                     final_code_std(sub, summary["seeds"]))
+        row["figures"] = _copy_figures(sub, run_dir, f"{config.figures_prefix}_{setting.name}")
+        rows.append(row)
     result = {"config": config_to_dict(config), "rows": rows, "provenance": provenance()}
     run_dir.write_json("results.json", result)
     (run_dir.path / "report.md").write_text(report(config, rows, result["provenance"]))
@@ -275,7 +287,9 @@ def report(config: Part3Config, rows: list[dict], where: dict) -> str:
         f"probe examples) below {config.collapse_threshold} (about 0.3 at initialisation); a "
         "collapsed code ties on every probe point and the KSG estimate then reads its maximum "
         "(about 9 nats), not its information. Recovery is centred (a constant image in a "
-        "single-cause reconstruction is not an error: jaxdis.metrics.cause_recovery).",
+        "single-cause reconstruction is not an error: jaxdis.metrics.cause_recovery). *Train s*: "
+        "seconds of training in the process that finished the row (a row marked resumed was "
+        "killed and continued from its checkpoint, so it counts only the part after the resume).",
         "",
         "| setting | thesis says | MI | MI < 0.1 | pairs | disentangled (ours) | recovery | "
         "collapsed | alive | train s |",
@@ -289,7 +303,8 @@ def report(config: Part3Config, rows: list[dict], where: dict) -> str:
             f"| {r['setting']}{kind} | {r['thesis']} ({r['source']}) | {_cell(r['final_mi'])} | "
             f"{r['seeds_below_mi_threshold']}/{r['seeds']} | {_cell(r.get('pair_recognition'))} "
             f"| {ours} | {_cell(r.get('cause_recovery'))} | {collapsed} | "
-            f"{r['alive_seeds']}/{r['seeds']} | {r['train_seconds']:.0f} |")
+            f"{r['alive_seeds']}/{r['seeds']} | {r['train_seconds']:.0f}"
+            f"{' (resumed)' if r['resumed'] else ''} |")
     lines += ["", "## Rerun one row", ""]
     lines += [f"- {r['setting']}: `{r['command']}`" for r in rows]
     lines += ["", "## Figures (seed 0 of each setting; MI curves of all seeds)", ""]
@@ -304,3 +319,12 @@ EXPERIMENT = Experiment(
     name="part3",
     summary="thesis ch. 8-9: every ASAE and DDN setting and ablation as seed sweeps, one table",
     make_config=make_config, run=run)
+
+
+if __name__ == "__main__":  # python -m experiments.part3 RUN_DIR: redraw the report of a run
+    import sys
+
+    from jaxdis.config import load_config
+
+    folder = RunDir(sys.argv[1])
+    print(write_report(load_config(Part3Config(), folder.path / "config.json"), folder))

@@ -91,3 +91,23 @@ def test_unknown_settings_are_refused_by_name(tmp_path):
     config = dataclasses.replace(part3.Part3Config(), settings=("ddn-simple", "ddn-typo"))
     with pytest.raises(ValueError, match="ddn-typo"):
         part3.run(config, RunDir(tmp_path))
+
+
+def test_the_report_is_redrawn_from_the_rows_folders(tmp_path):
+    from jaxdis.runs import RunDir
+
+    config = dataclasses.replace(part3.Part3Config(), settings=("ddn-simple",), seeds=2)
+    sub = RunDir(tmp_path / "ddn-simple")
+    sub.write_json("summary.json", {
+        "seeds": 2, "alive_seeds": 2, "final_mi_per_seed": [0.05, 9.0],
+        "probe_reconstruction_per_seed": [10.0, 11.0], "pair_recognition_per_seed": [0.7, 0.0],
+        "cause_recovery_per_seed": [0.6, 0.0], "train_seconds": 5.0, "device": "cpu",
+        "resumed": True})
+    for seed, spread in enumerate([0.2, 0.001]):
+        sub.log_metrics({"seed": seed, "code_a_std": spread, "code_b_std": 0.3})
+    (sub.figures / "mi_curves.png").write_bytes(b"png")
+    part3.write_report(config, RunDir(tmp_path))
+    text = (tmp_path / "report.md").read_text()
+    assert "| 1/2 | " in text and "(resumed)" in text
+    assert "figures/part3_ddn-simple_mi_curves.png" in text
+    assert (tmp_path / "figures" / "part3_ddn-simple_mi_curves.png").exists()
