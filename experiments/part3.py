@@ -171,18 +171,20 @@ def _distribution(values) -> dict:
             "max": float(values.max())}
 
 
-def final_code_std(run_dir: RunDir, n_seeds: int):
+def final_code_std(run_dir: RunDir, n_seeds: int, stage: str | None = None):
     """Per seed, the last logged spread of the smaller code (the DDN logs ``code_a_std`` and
-    ``code_b_std`` per epoch), or None for a model that does not log them."""
+    ``code_b_std`` per epoch), in ``stage`` if given, or None for a model that does not log
+    them (or a stage that did not run)."""
     last = {}
     for record in run_dir.read_metrics():
-        if "code_a_std" in record and record["seed"] < n_seeds:
+        if ("code_a_std" in record and record["seed"] < n_seeds
+                and stage in (None, record.get("stage"))):
             last[record["seed"]] = min(record["code_a_std"], record["code_b_std"])
     return np.array([last[s] for s in range(n_seeds)]) if last else None
 
 
 def row_of(setting: Setting, summary: dict, config: Part3Config, cmd: str,
-           code_std=None) -> dict:
+           code_std=None, stage1_code_std=None) -> dict:
     final_mi = np.asarray(summary["final_mi_per_seed"], float)
     row = {"setting": setting.name, "experiment": setting.experiment, "dataset": setting.dataset,
            "ablation": setting.ablation, "thesis": setting.claim, "source": setting.source,
@@ -195,6 +197,9 @@ def row_of(setting: Setting, summary: dict, config: Part3Config, cmd: str,
     if code_std is not None:
         row["final_code_std"] = _distribution(code_std)
         row["seeds_collapsed"] = int(np.sum(code_std < config.collapse_threshold))
+    if stage1_code_std is not None:
+        row["stage1_code_std"] = _distribution(stage1_code_std)
+        row["seeds_collapsed_in_stage1"] = int(np.sum(stage1_code_std < config.collapse_threshold))
     if "cause_recovery_per_seed" in summary:
         row["cause_recovery"] = _distribution(summary["cause_recovery_per_seed"])
     if "pair_recognition_per_seed" in summary:
@@ -235,7 +240,8 @@ def write_report(config: Part3Config, run_dir) -> dict:
         summary = json.loads((sub.path / "summary.json").read_text())
         _, run_config = setting_config(setting, config)
         row = row_of(setting, summary, config, command(setting, run_config),
-                     final_code_std(sub, summary["seeds"]))
+                     final_code_std(sub, summary["seeds"]),
+                     final_code_std(sub, summary["seeds"], stage="encoders"))
         row["figures"] = _copy_figures(sub, run_dir, f"{config.figures_prefix}_{setting.name}")
         rows.append(row)
     result = {"config": config_to_dict(config), "rows": rows, "provenance": provenance()}
@@ -283,7 +289,7 @@ def report(config: Part3Config, rows: list[dict], where: dict) -> str:
         "recovery (share of each cause's variance the single-cause reconstructions explain; 0 is "
         "the mean image). Disentangled seeds: thesis rule MI < "
         f"{config.mi_threshold}; ours pairs >= {config.pair_threshold}. *Collapsed*: seeds "
-        f"whose smaller code ends with a spread (mean over units of the standard deviation over "
+        f"whose smaller code ends stage 1 / the whole training with a spread (mean over units of the standard deviation over "
         f"probe examples) below {config.collapse_threshold} (about 0.3 at initialisation); a "
         "collapsed code ties on every probe point and the KSG estimate then reads its maximum "
         "(about 9 nats), not its information. Recovery is centred (a constant image in a "
@@ -298,7 +304,8 @@ def report(config: Part3Config, rows: list[dict], where: dict) -> str:
     for r in rows:
         kind = " (ablation)" if r["ablation"] else ""
         ours = f"{r['seeds_disentangled']}/{r['seeds']}" if "seeds_disentangled" in r else "n/a"
-        collapsed = f"{r['seeds_collapsed']}/{r['seeds']}" if "seeds_collapsed" in r else "n/a"
+        collapsed = (f"{r['seeds_collapsed_in_stage1']} / {r['seeds_collapsed']} of {r['seeds']}"
+                     if "seeds_collapsed_in_stage1" in r else "n/a")
         lines.append(
             f"| {r['setting']}{kind} | {r['thesis']} ({r['source']}) | {_cell(r['final_mi'])} | "
             f"{r['seeds_below_mi_threshold']}/{r['seeds']} | {_cell(r.get('pair_recognition'))} "

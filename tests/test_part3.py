@@ -104,10 +104,14 @@ def test_the_report_is_redrawn_from_the_rows_folders(tmp_path):
         "cause_recovery_per_seed": [0.6, 0.0], "train_seconds": 5.0, "device": "cpu",
         "resumed": True})
     for seed, spread in enumerate([0.2, 0.001]):
-        sub.log_metrics({"seed": seed, "code_a_std": spread, "code_b_std": 0.3})
+        sub.log_metrics({"seed": seed, "stage": "encoders", "code_a_std": spread / 100,
+                         "code_b_std": 0.3})
+        sub.log_metrics({"seed": seed, "stage": "end_to_end", "code_a_std": spread,
+                         "code_b_std": 0.3})
     (sub.figures / "mi_curves.png").write_bytes(b"png")
     part3.write_report(config, RunDir(tmp_path))
     text = (tmp_path / "report.md").read_text()
     assert "| 1/2 | " in text and "(resumed)" in text
+    assert "| 2 / 1 of 2 |" in text  # both collapsed in stage 1, one at the end
     assert "figures/part3_ddn-simple_mi_curves.png" in text
     assert (tmp_path / "figures" / "part3_ddn-simple_mi_curves.png").exists()
