@@ -21,7 +21,12 @@ Counting a seed as disentangled:
 reduced scale of ``CPU_SCALE``, stated in the report: fewer examples, narrower hidden layers
 and half the epochs of every stage. ``settings`` picks rows by name (default: all).
 ``jaxdis run part3 --resume RUN_DIR`` reads finished rows back and resumes the unfinished one
-from its last epoch checkpoint.
+from its last epoch checkpoint; ``python -m experiments.part3 RUN_DIR`` redraws the report.
+
+The table also counts, for the DDN, the seeds whose smaller code has collapsed (its spread
+below ``collapse_threshold``) at the end of stage 1 and at the end of training: a collapsed code
+ties on every probe point, and the KSG estimate then reads its maximum rather than its
+information. The last two settings are not the thesis's: they test why our stage-1 codes collapse.
 """
 
 from __future__ import annotations
