@@ -188,8 +188,15 @@ def final_code_std(run_dir: RunDir, n_seeds: int, stage: str | None = None):
     return np.array([last[s] for s in range(n_seeds)]) if last else None
 
 
+def last_metric(run_dir: RunDir, n_seeds: int, name: str, stage: str):
+    """Per seed, the last logged value of metric ``name`` in ``stage``, or None if not logged."""
+    last = {r["seed"]: r[name] for r in run_dir.read_metrics()
+            if name in r and r.get("stage") == stage and r["seed"] < n_seeds}
+    return np.array([last[s] for s in range(n_seeds)]) if last else None
+
+
 def row_of(setting: Setting, summary: dict, config: Part3Config, cmd: str,
-           code_std=None, stage1_code_std=None) -> dict:
+           code_std=None, stage1_code_std=None, stage1_active_units=None) -> dict:
     final_mi = np.asarray(summary["final_mi_per_seed"], float)
     row = {"setting": setting.name, "experiment": setting.experiment, "dataset": setting.dataset,
            "ablation": setting.ablation, "thesis": setting.claim, "source": setting.source,
@@ -202,6 +209,8 @@ def row_of(setting: Setting, summary: dict, config: Part3Config, cmd: str,
     if code_std is not None:
         row["final_code_std"] = _distribution(code_std)
         row["seeds_collapsed"] = int(np.sum(code_std < config.collapse_threshold))
+    if stage1_active_units is not None:
+        row["stage1_active_units"] = _distribution(stage1_active_units)
     if stage1_code_std is not None:
         row["stage1_code_std"] = _distribution(stage1_code_std)
         row["seeds_collapsed_in_stage1"] = int(np.sum(stage1_code_std < config.collapse_threshold))
@@ -246,7 +255,8 @@ def write_report(config: Part3Config, run_dir) -> dict:
         _, run_config = setting_config(setting, config)
         row = row_of(setting, summary, config, command(setting, run_config),
                      final_code_std(sub, summary["seeds"]),
-                     final_code_std(sub, summary["seeds"], stage="encoders"))
+                     final_code_std(sub, summary["seeds"], stage="encoders"),
+                     last_metric(sub, summary["seeds"], "encoder_active_units", "encoders"))
         row["figures"] = _copy_figures(sub, run_dir, f"{config.figures_prefix}_{setting.name}")
         rows.append(row)
     result = {"config": config_to_dict(config), "rows": rows, "provenance": provenance()}
@@ -300,11 +310,13 @@ def report(config: Part3Config, rows: list[dict], where: dict) -> str:
         "(about 9 nats), not its information. Recovery is centred (a constant image in a "
         "single-cause reconstruction is not an error: jaxdis.metrics.cause_recovery). *Train s*: "
         "seconds of training in the process that finished the row (a row marked resumed was "
-        "killed and continued from its checkpoint, so it counts only the part after the resume).",
+        "killed and continued from its checkpoint, so it counts only the part after the resume). "
+        "*Active units*: at the end of stage 1, the share of an encoder's first hidden layer whose "
+        "ReLU fires on some probe example (the smaller of the two encoders).",
         "",
         "| setting | thesis says | MI | MI < 0.1 | pairs | disentangled (ours) | recovery | "
-        "collapsed | alive | train s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "collapsed | active units | alive | train s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         kind = " (ablation)" if r["ablation"] else ""
@@ -315,6 +327,7 @@ def report(config: Part3Config, rows: list[dict], where: dict) -> str:
             f"| {r['setting']}{kind} | {r['thesis']} ({r['source']}) | {_cell(r['final_mi'])} | "
             f"{r['seeds_below_mi_threshold']}/{r['seeds']} | {_cell(r.get('pair_recognition'))} "
             f"| {ours} | {_cell(r.get('cause_recovery'))} | {collapsed} | "
+            f"{_cell(r.get('stage1_active_units'))} | "
             f"{r['alive_seeds']}/{r['seeds']} | {r['train_seconds']:.0f}"
             f"{' (resumed)' if r['resumed'] else ''} |")
     lines += ["", "## Rerun one row", ""]

@@ -247,7 +247,11 @@ def probe_metrics(arch: DDNArchitecture, k: int, params, probe_x, key):
     dies, its code is one constant for all examples, all probe points tie, and the KSG estimate
     reads its maximum (about psi(k) + psi(n) - 2 psi(1), near 9 nats for n = 1000), although a
     constant carries no information. Codes are linear outputs, so short of such a collapse they
-    have no exact ties, and no jitter is added (the key is unused)."""
+    have no exact ties, and no jitter is added (the key is unused).
+
+    ``encoder_active_units`` tells how a code collapsed: the share of an encoder's first hidden
+    layer whose ReLU is active on at least one probe example (the smaller share of the two
+    encoders; 1 for linear encoders). Units that are never active get no gradient again."""
     del key
     nets = _by_network(params)
     z_a, z_b = _codes(arch, nets, probe_x)
@@ -255,7 +259,22 @@ def probe_metrics(arch: DDNArchitecture, k: int, params, probe_x, key):
     return {"mi": ksg.ksg_mi(z_a, z_b, k=k),
             "probe_reconstruction": ddn_predictive_loss(joint, probe_x),
             "code_a_std": jnp.mean(jnp.std(z_a, axis=0)),
-            "code_b_std": jnp.mean(jnp.std(z_b, axis=0))}
+            "code_b_std": jnp.mean(jnp.std(z_b, axis=0)),
+            "encoder_active_units": encoder_active_units(arch, nets, probe_x)}
+
+
+def encoder_active_units(arch: DDNArchitecture, nets: dict, x):
+    """The smaller, over the encoders, share of first-hidden-layer ReLUs active on some row of
+    ``x`` (1.0 for linear encoders)."""
+    if arch.encoder_layers == 0:
+        return jnp.float32(1.0)
+    encoders = ("f_ab",) if arch.shared_encoder else ("f_a", "f_b")
+    shares = []
+    for name in encoders:
+        first = nets[name]["Dense_0"]
+        pre_activation = x @ first["kernel"] + first["bias"]
+        shares.append(jnp.mean(jnp.any(pre_activation > 0, axis=0)))
+    return jnp.min(jnp.stack(shares))
 
 
 def ddn_optimizer(schedule: DDNSchedule):
