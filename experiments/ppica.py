@@ -11,7 +11,8 @@ judged the groupings by eye ("good at 50 sources, mostly failing at 200"); here 
 - ``purity``: the mean over components of max(share, 1 - share), how cleanly ICA itself separated
   the causes (the premise of section 6.1: "no component should contain contributions from both");
 - ``cause_recovery`` of the single-cause reconstructions mean + S_group A_group^T
-  (``jaxdis.metrics.cause_recovery``);
+  (``jaxdis.metrics.cause_recovery``, centred: both reconstructions carry the data's mean image,
+  which holds both causes' means, and a constant image is not an error of grouping);
 - the MI of the true grouping beside the MI the annealer reached: when the annealer ends below the
   truth, the objective (not the search) is what fails.
 
@@ -180,7 +181,7 @@ def run_setting(config, composite, n_sources, ica_tol, n_trials, seed_offset):
             "cause_recovery": float(cause_recovery(
                 recon_a.reshape(composite.x.shape), recon_b.reshape(composite.x.shape),
                 composite.cause_a, composite.cause_b, exchangeable=False,  # upright vs rotated
-            )),
+                centred=True)),
             "nonfinite_costs": int(np.asarray(result.trace.nonfinite)[trial].sum()),
         })
     steps_per_sweep = n_steps // config.sweeps
