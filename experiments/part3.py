@@ -265,7 +265,8 @@ def write_report(config: Part3Config, run_dir) -> dict:
     return {"rows": len(rows), "report": str(run_dir.path / "report.md")}
 
 
-SHOWN_FIGURES = ("mi_curves", "cross_plot", "reconstructions_seed0")
+SHOWN_FIGURES = ("mi_curves", "cross_plot", "reconstructions_seed0", "reconstructions_seed1",
+                  "reconstructions_seed2")
 
 
 def _copy_figures(sub: RunDir, run_dir, prefix: str) -> list[str]:
@@ -332,7 +333,8 @@ def report(config: Part3Config, rows: list[dict], where: dict) -> str:
             f"{' (resumed)' if r['resumed'] else ''} |")
     lines += ["", "## Rerun one row", ""]
     lines += [f"- {r['setting']}: `{r['command']}`" for r in rows]
-    lines += ["", "## Figures (seed 0 of each setting; MI curves of all seeds)", ""]
+    lines += ["", "## Figures (MI curves of all seeds; a cross plot of seed 0; reconstructions "
+              "of seeds 0-2)", ""]
     for r in rows:
         shown = " ".join(f"![{r['setting']} {name}](figures/{name})" for name in r["figures"])
         lines.append(f"**{r['setting']}**: {shown}" if shown else f"**{r['setting']}**: none")
