@@ -295,8 +295,9 @@ def report(config: Part3Config, rows: list[dict], where: dict) -> str:
         "# Thesis chapters 8 and 9: the split autoencoder and the DDN, every setting",
         "",
         f"Made by `jaxdis run part3 --seeds {config.seeds} --set scale={config.scale} "
-        f"--set settings={settings}` on {where['device']} ({where['date']}, commit "
-        f"{where['commit']}). Scale: {scale}. Seeds per setting: {config.seeds} "
+        f"--set settings={settings}` on {where['device']}; this report drawn {where['date']} at "
+        f"commit {where['commit']} (each row's run folder keeps its own provenance in "
+        f"summary.json). Scale: {scale}. Seeds per setting: {config.seeds} "
         f"({MNIST_SEEDS} on plain MNIST, as the thesis).",
         "",
         "Cells give the median [quartiles] over seeds. *MI* is the final KSG estimate of "
