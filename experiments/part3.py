@@ -176,23 +176,20 @@ def _distribution(values) -> dict:
             "max": float(values.max())}
 
 
+def last_metric(run_dir: RunDir, n_seeds: int, name: str, stage: str | None = None):
+    """Per seed, the last logged value of metric ``name`` (in ``stage`` if given), or None if
+    it was not logged."""
+    last = {r["seed"]: r[name] for r in run_dir.read_metrics()
+            if name in r and r["seed"] < n_seeds and stage in (None, r.get("stage"))}
+    return np.array([last[s] for s in range(n_seeds)]) if last else None
+
+
 def final_code_std(run_dir: RunDir, n_seeds: int, stage: str | None = None):
     """Per seed, the last logged spread of the smaller code (the DDN logs ``code_a_std`` and
     ``code_b_std`` per epoch), in ``stage`` if given, or None for a model that does not log
     them (or a stage that did not run)."""
-    last = {}
-    for record in run_dir.read_metrics():
-        if ("code_a_std" in record and record["seed"] < n_seeds
-                and stage in (None, record.get("stage"))):
-            last[record["seed"]] = min(record["code_a_std"], record["code_b_std"])
-    return np.array([last[s] for s in range(n_seeds)]) if last else None
-
-
-def last_metric(run_dir: RunDir, n_seeds: int, name: str, stage: str):
-    """Per seed, the last logged value of metric ``name`` in ``stage``, or None if not logged."""
-    last = {r["seed"]: r[name] for r in run_dir.read_metrics()
-            if name in r and r.get("stage") == stage and r["seed"] < n_seeds}
-    return np.array([last[s] for s in range(n_seeds)]) if last else None
+    spreads = [last_metric(run_dir, n_seeds, name, stage) for name in ("code_a_std", "code_b_std")]
+    return None if spreads[0] is None else np.minimum(*spreads)
 
 
 def row_of(setting: Setting, summary: dict, config: Part3Config, cmd: str,
