@@ -460,3 +460,23 @@ def test_ppica_experiment_runs_and_reports(tmp_path):
     assert (tmp_path / "figures" / "ppica_mi_curves.png").exists()
     assert (tmp_path / "figures" / "ppica_groups_6.png").exists()
     assert "| 6 |" in (tmp_path / "report.md").read_text()
+
+
+def test_ppica_report_measures_whether_negative_mi_goes_with_good_grouping():
+    from experiments import ppica
+
+    trials = [{"final_mi": mi, "accuracy": acc}
+              for mi, acc in ((-0.2, 0.9), (-0.1, 0.8), (0.1, 0.6), (0.3, 0.5))]
+    header, *_, row = ppica._negative_mi_table([{"n_sources": 50, "trials": trials}])
+    assert row == "| 50 | 2 of 4 | 0.850 | 0.550 | -1.00 |"
+
+
+def test_ppica_rejects_an_unknown_ica_contrast_function(tmp_path):
+    import dataclasses
+
+    from experiments import ppica
+    from jaxdis.runs import RunDir
+
+    config = dataclasses.replace(ppica.make_config(None), ica_fun="tanh")
+    with pytest.raises(ValueError, match="ica_fun must be one of"):
+        ppica.run(config, RunDir(tmp_path))
