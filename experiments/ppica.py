@@ -362,9 +362,10 @@ def report(config, summary) -> str:
         f"(max {config.ica_max_iter} iterations); tolerance sweep: {config.tol_sweep_seeds} trials at "
         f"{config.tol_sweep_sources} sources (thesis: 5000 composites, MI on all, 30 trials)",
         "",
-        "| sources | thesis (by eye) | grouping accuracy | component purity | cause recovery "
-        "| final MI | MI of true grouping | truth below shuffles | annealed below truth |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| sources | thesis (by eye) | grouping accuracy | chance | above chance "
+        "| component purity | cause recovery | final MI | MI of true grouping "
+        "| truth below shuffles | annealed below truth |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     claims = {50: "well separated into two causes (Fig. 6.3)",
               200: "largely fails to separate causes despite a low MI (Fig. 6.5)"}
@@ -373,7 +374,8 @@ def report(config, summary) -> str:
         accuracy = [t["accuracy"] for t in s["trials"]]
         lines.append(
             f"| {s['n_sources']} | {claims.get(s['n_sources'], '')} | {m['accuracy']:.3f} "
-            f"(sd {np.std(accuracy):.3f}, {min(accuracy):.2f}-{max(accuracy):.2f}) | {m['purity']:.3f} | {m['cause_recovery']:.3f} | {m['final_mi']:.4f} "
+            f"(sd {np.std(accuracy):.3f}, {min(accuracy):.2f}-{max(accuracy):.2f}) "
+            f"| {np.mean(_chance(s)):.3f} | {_above_chance(s)} | {m['purity']:.3f} | {m['cause_recovery']:.3f} | {m['final_mi']:.4f} "
             f"| {m['true_grouping_mi']:.4f} | {m['truth_below_shuffles']:.2f} "
             f"| {m['annealed_below_truth']:.2f} |"
         )
@@ -384,22 +386,27 @@ def report(config, summary) -> str:
             "ICA tolerance (section 6.4: best when strict enough that no component mixes causes, "
             "loose enough to leave shared information within a cause):",
             "",
-            "| FastICA tol | ICA iterations | grouping accuracy | component purity | cause recovery "
-            "| final MI | MI of true grouping | truth below shuffles |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| FastICA tol | ICA iterations | grouping accuracy | chance | above chance "
+            "| component purity | cause recovery | final MI | MI of true grouping "
+            "| truth below shuffles |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for s in summary["tol_sweep"]:
             m = s["mean"]
             iters = ", ".join(str(t["ica_iterations"]) for t in s["trials"])
             lines.append(
-                f"| {s['ica_tol']:g} | {iters} | {m['accuracy']:.3f} | {m['purity']:.3f} "
+                f"| {s['ica_tol']:g} | {iters} | {m['accuracy']:.3f} | {np.mean(_chance(s)):.3f} "
+                f"| {_above_chance(s)} | {m['purity']:.3f} "
                 f"| {m['cause_recovery']:.3f} | {m['final_mi']:.4f} | {m['true_grouping_mi']:.4f} "
                 f"| {m['truth_below_shuffles']:.2f} |"
             )
     lines += [
         "",
         "Grouping accuracy: share of components grouped with the cause that drives most of their "
-        "variance (0.5 = chance for balanced groups, 1 = perfect, up to swapping the groups). "
+        "variance (1 = perfect, up to swapping the groups). Chance: the expected accuracy of a "
+        "random grouping with the annealed group sizes (`jaxdis.ica.chance_grouping_accuracy`; "
+        "above 0.5 because the score takes the better labelling), averaged over trials. Above "
+        "chance: mean of accuracy minus chance over trials, +- its standard error. "
         "Component purity: mean of max(share, 1 - share). Cause recovery: "
         "`jaxdis.metrics.cause_recovery` (centred) of the single-cause reconstructions. "
         "Truth below "
@@ -411,6 +418,18 @@ def report(config, summary) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _chance(setting) -> list[float]:
+    """Each trial's chance accuracy, from the group sizes its summary records."""
+    return [ica.chance_grouping_accuracy(setting["n_sources"], t["true_components_in_a"],
+                                         t["components_in_a"]) for t in setting["trials"]]
+
+
+def _above_chance(setting) -> str:
+    gain = np.array([t["accuracy"] for t in setting["trials"]]) - np.array(_chance(setting))
+    error = gain.std(ddof=1) / np.sqrt(gain.size) if gain.size > 1 else np.nan
+    return f"{gain.mean():+.3f} +- {error:.3f}"
 
 
 def _negative_mi_table(settings) -> list[str]:

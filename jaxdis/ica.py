@@ -567,6 +567,27 @@ def grouping_accuracy(mask, true_in_a) -> Array:
     return jnp.maximum(agree, 1.0 - agree)
 
 
+
+def chance_grouping_accuracy(n_members: int, n_true_in_a: int, n_in_a: int) -> float:
+    """The expected :func:`grouping_accuracy` of a grouping drawn at random with ``n_in_a`` of
+    its ``n_members`` components in group A, against a truth with ``n_true_in_a`` in A.
+
+    Because the score takes the better of the two labellings, chance is above 0.5: about
+    0.5 + sqrt(1 / (2 pi C)) for balanced groups of C components (0.556 at C = 50). The overlap X
+    of the two A groups is hypergeometric, and the agreement is (C - t - k + 2X) / C.
+    """
+    from scipy.stats import hypergeom
+
+    c, t, k = n_members, n_true_in_a, n_in_a
+    if not (c >= 1 and 0 <= t <= c and 0 <= k <= c):
+        raise ValueError(
+            f"chance_grouping_accuracy: need n_members >= 1 and 0 <= n_true_in_a, n_in_a <= "
+            f"n_members, got n_members={c}, n_true_in_a={t}, n_in_a={k}"
+        )
+    overlap = np.arange(max(0, t + k - c), min(t, k) + 1)
+    agree = (c - t - k + 2 * overlap) / c
+    return float(np.sum(hypergeom.pmf(overlap, c, t, k) * np.maximum(agree, 1 - agree)))
+
 def _check_sources(sources: Array, where: str) -> None:
     if sources.ndim != 2:
         raise ValueError(f"{where}: sources must be (N, C), got shape {sources.shape}")

@@ -400,6 +400,27 @@ def test_grouping_accuracy_ignores_which_group_is_called_a():
     assert ica.grouping_accuracy(np.array([1, 0, 0, 0], bool), truth) == 0.75
 
 
+@pytest.mark.parametrize("n_true_in_a, n_in_a", [(4, 4), (2, 5), (0, 3), (7, 1)])
+def test_chance_grouping_accuracy_is_the_mean_over_every_grouping_of_that_size(n_true_in_a, n_in_a):
+    import itertools
+
+    n_members = 8
+    truth = np.arange(n_members) < n_true_in_a
+    scores = []
+    for members in itertools.combinations(range(n_members), n_in_a):
+        mask = np.zeros(n_members, bool)
+        mask[list(members)] = True
+        scores.append(float(ica.grouping_accuracy(mask, truth)))
+    chance = ica.chance_grouping_accuracy(n_members, n_true_in_a, n_in_a)
+    np.testing.assert_allclose(chance, np.mean(scores), rtol=1e-12)
+
+
+def test_chance_grouping_accuracy_of_balanced_groups_is_above_one_half():
+    assert ica.chance_grouping_accuracy(50, 25, 25) == pytest.approx(0.556, abs=0.002)
+    with pytest.raises(ValueError, match="n_in_a <= n_members"):
+        ica.chance_grouping_accuracy(5, 2, 6)
+
+
 # --------------------------------------------------------------------------------------------------
 # Clear errors
 # --------------------------------------------------------------------------------------------------
