@@ -78,6 +78,7 @@ def fast_ica(
     whiten_solver: str = "svd",
     algorithm: str = "parallel",
     fun: str = "logcosh",
+    fit_dtype=None,
     seed: int = 0,
 ) -> ICAResult:
     """FastICA (thesis section 5.2.3) through ``sklearn.decomposition.FastICA``.
@@ -89,6 +90,9 @@ def fast_ica(
         ``max |1 - |<w_new, w_old>||``). The thesis stopped at an entropy value minus a tolerance,
         which scikit-learn does not expose; this is the nearest knob (section 6.4's sweep).
       max_iter, whiten, whiten_solver, algorithm, fun: passed to scikit-learn unchanged.
+      fit_dtype: the dtype scikit-learn fits in (default: x's). scikit-learn keeps float32, in
+        which its "exp" and "cube" contrasts overflow on MNIST composites; float64 fits them.
+        The results are returned in x's dtype either way.
       seed: scikit-learn's ``random_state`` (the ICA restart).
     """
     from sklearn.decomposition import FastICA
@@ -107,6 +111,9 @@ def fast_ica(
         )
     if not tol > 0:
         raise ValueError(f"fast_ica: tol must be positive, got {tol}")
+    fit_dtype = x.dtype if fit_dtype is None else np.dtype(fit_dtype)
+    if not np.issubdtype(fit_dtype, np.floating):
+        raise ValueError(f"fast_ica: fit_dtype must be a floating dtype, got {fit_dtype}")
     # Constant features (MNIST's border pixels) are left out of the fit and given zero mixing and
     # unmixing weights: they carry nothing, and scikit-learn's sign convention for the whitening
     # (``u *= np.sign(u[0])``) zeroes every whitening direction when the first feature is
@@ -132,11 +139,19 @@ def fast_ica(
     with warnings.catch_warnings():
         # Not converging within max_iter is reported through n_iter, the caller decides.
         warnings.filterwarnings("ignore", message="FastICA did not converge")
-        sources = ica.fit_transform(x[:, varying])
+        try:
+            sources = ica.fit_transform(x[:, varying].astype(fit_dtype))
+        except ValueError as error:  # scipy's linear algebra refuses the NaNs of a diverged fit
+            if "NaN" not in str(error):
+                raise
+            sources = np.full((), np.nan)
     if not np.all(np.isfinite(sources)):
-        raise FloatingPointError("fast_ica: scikit-learn's FastICA returned non-finite sources")
+        raise FloatingPointError(
+            f"fast_ica: scikit-learn's FastICA diverged (fun={fun!r} in "
+            f"{fit_dtype.name}); fit_dtype=np.float64 may help"
+        )
     mixing = np.zeros((x.shape[1], n_components), x.dtype)
-    mixing[varying] = ica.mixing_
+    mixing[varying] = ica.mixing_  # (cast to x's dtype by the assignment)
     unmixing = np.zeros((n_components, x.shape[1]), x.dtype)
     unmixing[:, varying] = ica.components_
     return ICAResult(

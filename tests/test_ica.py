@@ -369,6 +369,26 @@ def test_fast_ica_handles_constant_features_like_image_borders():
     np.testing.assert_allclose(full, x, atol=1e-4)
 
 
+def test_fast_ica_fits_in_the_dtype_asked_for_and_returns_the_input_dtype():
+    rng = np.random.default_rng(3)
+    x = (rng.laplace(size=(400, 3)) @ rng.normal(size=(3, 5))).astype(np.float32)
+    single = ica.fast_ica(x, 3, tol=1e-6, max_iter=1000)
+    double = ica.fast_ica(x, 3, tol=1e-6, max_iter=1000, fit_dtype=np.float64)
+    assert double.sources.dtype == double.mixing.dtype == np.float32
+    np.testing.assert_allclose(double.sources, single.sources, rtol=1e-3, atol=1e-3)
+
+
+def test_fast_ica_names_a_diverged_fit(monkeypatch):
+    from sklearn.decomposition import FastICA
+
+    def diverge(self, x):  # what scipy says when FastICA's float32 iterations overflow
+        raise ValueError("array must not contain infs or NaNs")
+
+    monkeypatch.setattr(FastICA, "fit_transform", diverge)
+    x = np.random.default_rng(0).laplace(size=(100, 4)).astype(np.float32)
+    with pytest.raises(FloatingPointError, match="diverged .fun='cube' in float32.*fit_dtype"):
+        ica.fast_ica(x, 2, fun="cube")
+
 def test_single_cause_reconstructions_add_up_to_the_full_one():
     rng = np.random.default_rng(1)
     sources, mixing, mean = rng.normal(size=(5, 6)), rng.normal(size=(10, 6)), rng.normal(size=10)
