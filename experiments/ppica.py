@@ -132,7 +132,8 @@ def run_setting(config, composite, n_sources, ica_tol, n_trials, seed_offset):
     start = time.perf_counter()
     fits = [
         ica.fast_ica(x, n_sources, tol=ica_tol, max_iter=config.ica_max_iter,
-                     fun=config.ica_fun, fit_dtype=config.ica_dtype, seed=config.seed + seed_offset + trial)
+                     fun=config.ica_fun, fit_dtype=config.ica_dtype,
+                     seed=config.seed + seed_offset + trial)
         for trial in range(n_trials)
     ]
     ica_seconds = time.perf_counter() - start
@@ -381,7 +382,8 @@ def report(config, summary) -> str:
         lines.append(
             f"| {s['n_sources']} | {claims.get(s['n_sources'], '')} | {m['accuracy']:.3f} "
             f"(sd {np.std(accuracy):.3f}, {min(accuracy):.2f}-{max(accuracy):.2f}) "
-            f"| {np.mean(_chance(s)):.3f} | {_above_chance(s)} | {m['purity']:.3f} | {m['cause_recovery']:.3f} | {m['final_mi']:.4f} "
+            f"| {np.mean(_chance(s)):.3f} | {_above_chance(s)} | {m['purity']:.3f} "
+            f"| {m['cause_recovery']:.3f} | {m['final_mi']:.4f} "
             f"| {m['true_grouping_mi']:.4f} | {m['truth_below_shuffles']:.2f} "
             f"| {m['annealed_below_truth']:.2f} |"
         )

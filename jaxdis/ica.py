@@ -144,14 +144,14 @@ def fast_ica(
         except ValueError as error:  # scipy's linear algebra refuses the NaNs of a diverged fit
             if "NaN" not in str(error):
                 raise
-            sources = np.full((), np.nan)
-    if not np.all(np.isfinite(sources)):
+            sources = None
+    if sources is None or not np.all(np.isfinite(sources)):
         raise FloatingPointError(
             f"fast_ica: scikit-learn's FastICA diverged (fun={fun!r} in "
             f"{fit_dtype.name}); fit_dtype=np.float64 may help"
         )
     mixing = np.zeros((x.shape[1], n_components), x.dtype)
-    mixing[varying] = ica.mixing_  # (cast to x's dtype by the assignment)
+    mixing[varying] = ica.mixing_
     unmixing = np.zeros((n_components, x.shape[1]), x.dtype)
     unmixing[:, varying] = ica.components_
     return ICAResult(
@@ -582,7 +582,6 @@ def grouping_accuracy(mask, true_in_a) -> Array:
     return jnp.maximum(agree, 1.0 - agree)
 
 
-
 def chance_grouping_accuracy(n_members: int, n_true_in_a: int, n_in_a: int) -> float:
     """The expected :func:`grouping_accuracy` of a grouping drawn at random with ``n_in_a`` of
     its ``n_members`` components in group A, against a truth with ``n_true_in_a`` in A.
@@ -602,6 +601,7 @@ def chance_grouping_accuracy(n_members: int, n_true_in_a: int, n_in_a: int) -> f
     overlap = np.arange(max(0, t + k - c), min(t, k) + 1)
     agree = (c - t - k + 2 * overlap) / c
     return float(np.sum(hypergeom.pmf(overlap, c, t, k) * np.maximum(agree, 1 - agree)))
+
 
 def _check_sources(sources: Array, where: str) -> None:
     if sources.ndim != 2:
