@@ -18,7 +18,6 @@ import argparse
 import datetime
 import os
 import platform
-import subprocess
 import sys
 
 import jax
@@ -30,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _timing import best_time  # noqa: E402
 
 from jaxdis.nets.forced_apart import grey28_cnn  # noqa: E402
+from jaxdis.runs import provenance  # noqa: E402
 
 
 def stacked_step(model, params, images, labels):
@@ -74,8 +74,7 @@ def main():
               f"speed-up {times['lax'] / times['shifted']:.1f}x; loss difference "
               f"{value_error:.1e}, largest relative gradient difference {grad_error:.1e}")
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
+    commit = provenance()["commit"]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
         "# Forced Apart CNN: vmapped `nn.Conv` against shifted matrix products",

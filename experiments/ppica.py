@@ -440,6 +440,10 @@ def _above_chance(setting) -> str:
     return f"{gain.mean():+.3f} +- {error:.3f}"
 
 
+def _mean_or_dash(values) -> str:
+    return f"{values.mean():.3f}" if values.size else "-"
+
+
 def _negative_mi_table(settings) -> list[str]:
     """The thesis's reading of Fig. 6.4, measured: "scores below zero result in visible
     disentangling". Do trials that end below zero group better, and does a lower final MI go with
@@ -458,11 +462,11 @@ def _negative_mi_table(settings) -> list[str]:
         final_mi = np.array([t["final_mi"] for t in s["trials"]])
         accuracy = np.array([t["accuracy"] for t in s["trials"]])
         below = final_mi < 0
-        mean_or_dash = lambda a: f"{a.mean():.3f}" if a.size else "-"
         correlation = spearmanr(final_mi, accuracy).statistic if len(s["trials"]) > 2 else np.nan
         lines.append(
-            f"| {s['n_sources']} | {below.sum()} of {below.size} | {mean_or_dash(accuracy[below])} "
-            f"| {mean_or_dash(accuracy[~below])} | {correlation:.2f} |"
+            f"| {s['n_sources']} | {below.sum()} of {below.size} "
+            f"| {_mean_or_dash(accuracy[below])} | {_mean_or_dash(accuracy[~below])} "
+            f"| {correlation:.2f} |"
         )
     return lines
 

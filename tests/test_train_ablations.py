@@ -202,10 +202,9 @@ def test_each_rmsprop_variant_steps_as_its_framework_writes_it(variant):
 def test_active_units_count_the_first_layer_relus_that_fire_on_some_example():
     params = init_ddn(jax.random.PRNGKey(9), SPLIT)
     nets = {n: v for role in params.values() for n, v in role.items()}
-    dead_f_b = jax.tree.map(lambda a: a, nets)
-    first = dict(dead_f_b["f_b"]["Dense_0"])
+    first = dict(nets["f_b"]["Dense_0"])
     first["bias"] = first["bias"].at[:6].set(-100.0)  # 6 of 8 units can never fire on [0, 1] data
-    dead_f_b["f_b"] = {**dead_f_b["f_b"], "Dense_0": first}
+    dead_f_b = {**nets, "f_b": {**nets["f_b"], "Dense_0": first}}
     loop = []  # the twin: unit by unit, example by example
     for name in ("f_a", "f_b"):
         w, b = dead_f_b[name]["Dense_0"]["kernel"], dead_f_b[name]["Dense_0"]["bias"]
