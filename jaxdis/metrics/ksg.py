@@ -16,6 +16,11 @@ matrix: queries are cut into tiles of `tile_size` rows, and for each query tile 
 over key tiles of the same size keeps a running top-k of joint distances (pass 1), then a second
 scan counts the marginal neighbours (pass 2). Memory is O(tile_size^2) per run; the work is
 2 N^2 (dx + dy) absolute differences.
+
+By default every column of x and y is first divided by its standard deviation, as
+scikit-learn's ``mutual_info_regression`` does before its KSG: with the max norm the variable of
+larger scale would otherwise pick every neighbour, and the estimate would read ~0 for strongly
+dependent codes of different scales (``standardize=False`` gives the raw estimator).
 """
 
 from __future__ import annotations
@@ -24,22 +29,40 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jax.scipy.special import digamma
 
 __all__ = ["ksg_mi"]
 
 
-def ksg_mi(x, y, k: int = 3, *, key=None, jitter: float = 1e-10, tile_size: int = 1024):
+def ksg_mi(
+    x,
+    y,
+    k: int = 3,
+    *,
+    standardize: bool = True,
+    key=None,
+    jitter: float = 1e-10,
+    tile_size: int = 1024,
+):
     """KSG estimator 1 of I(x; y) in nats, with the max norm (Kraskov et al. 2004, eq. 8).
 
     Args:
       x: (N, dx) floating array, one sample per row.
       y: (N, dy) floating array, rows paired with those of ``x``.
       k: the neighbour order, a Python int with 1 <= k < N.
+      standardize: if True (the default), each column of x and y is divided by its standard
+        deviation over the N samples (not centred: distances do not depend on the mean, and exact
+        zeros stay exact zeros for the jitter below) before estimating, so that the estimate does
+        not depend on the scale of either variable. Constant columns (standard deviation 0) are
+        left as they are: they add 0 to every distance. If False, the raw estimator on the given
+        values (the thesis's "MI < 0.1" rule is stated for it); with the max norm it is not scale
+        invariant: ``ksg_mi(x, 0.1 * y, standardize=False)`` reads about 0 for strongly
+        dependent x, y. A Python bool (static under jit).
       key: optional PRNG key. When given, Gaussian noise with standard deviation
-        ``jitter * std(column)`` (the column's standard deviation over the N samples) is added to
-        every column of x and y before estimating, as the thesis does against tied points
+        ``jitter * std(column)`` (the column's standard deviation over the N samples, after
+        standardizing if ``standardize``) is added to every column of x and y before estimating, as the thesis does against tied points
         (section 6.2). Constant columns get no noise: they add nothing to any distance.
         In float32 a relative jitter below about 1e-7 is lost by rounding on values of the order
         of the column's scale, so the default 1e-10 separates only values that are exactly zero
@@ -58,6 +81,12 @@ def ksg_mi(x, y, k: int = 3, *, key=None, jitter: float = 1e-10, tile_size: int 
 
     Returns:
       A scalar of the input's float dtype. It can be slightly negative for independent data.
+      It is NaN if x or y holds a NaN or an infinity (so that, vmapped over runs, only the runs
+      with bad values read NaN). It is exactly 0 if every column of x, or every column of y, is
+      constant (all its rows equal): a constant carries no information. (The raw formula would
+      give psi(k) - <psi(n_y(i) + 1)> there, since all x distances are 0 and n_x(i) = N - 1
+      whenever eps(i) > 0: 0 for continuous y, but positive when y has ties, and
+      psi(k) + psi(N) - 2 psi(1) when both are constant, since then every eps(i) = 0.)
 
     Ties: eps(i) is the k-th smallest joint distance among the N - 1 other points, duplicates
     counted with their multiplicity (as ``scipy.spatial.cKDTree.query`` does). n_x(i) and n_y(i)
@@ -69,14 +98,34 @@ def ksg_mi(x, y, k: int = 3, *, key=None, jitter: float = 1e-10, tile_size: int 
     x, y (and key), e.g. to score 30 runs in one call.
     """
     x, y, k, tile_size = _validate(x, y, k, tile_size)
+    if not isinstance(standardize, bool):
+        raise TypeError(f"ksg_mi: standardize must be a Python bool, got {standardize!r}")
     if not isinstance(jitter, jax.core.Tracer) and not float(jitter) >= 0:
         raise ValueError(f"ksg_mi: jitter must be >= 0, got {jitter}")
-    return _ksg_mi(x, y, key, jitter, k=k, tile_size=tile_size)
+    return _ksg_mi(x, y, key, jitter, k=k, standardize=standardize, tile_size=tile_size)
 
 
-@functools.partial(jax.jit, static_argnames=("k", "tile_size"))
-def _ksg_mi(x, y, key, jitter, *, k, tile_size):
+@functools.partial(jax.jit, static_argnames=("k", "standardize", "tile_size"))
+def _ksg_mi(x, y, key, jitter, *, k, standardize, tile_size):
     # Jitted here so that eager calls (one per epoch, say) compile once per shape.
+    finite = jnp.all(jnp.isfinite(x)) & jnp.all(jnp.isfinite(y))
+    # Every column constant: all distances in that variable are 0 (see Returns).
+    constant = jnp.all(x == x[:1]) | jnp.all(y == y[:1])
+    if standardize:
+        x = _standardize(x)
+        y = _standardize(y)
+    estimate = _ksg_estimate(x, y, key, jitter, k=k, tile_size=tile_size)
+    estimate = jnp.where(constant, jnp.zeros_like(estimate), estimate)
+    return jnp.where(finite, estimate, jnp.full_like(estimate, jnp.nan))
+
+
+def _standardize(values):
+    # Divide each column by its standard deviation; constant columns (std 0) by 1.
+    std = jnp.std(values, axis=0)
+    return values / jnp.where(std > 0, std, jnp.ones_like(std))
+
+
+def _ksg_estimate(x, y, key, jitter, *, k, tile_size):
     n = x.shape[0]
     if key is not None:
         key_x, key_y = jax.random.split(key)
@@ -171,8 +220,9 @@ def _validate(x, y, k, tile_size):
         )
     if x.dtype != y.dtype:
         raise TypeError(f"ksg_mi: x and y must share a dtype, got {x.dtype} and {y.dtype}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"ksg_mi: k must be a Python int >= 1, got {k!r}")
+    k = int(k)
     if x.shape[0] <= k:
         raise ValueError(f"ksg_mi: need more samples than k: N = {x.shape[0]}, k = {k}")
     if isinstance(tile_size, bool) or not isinstance(tile_size, int) or tile_size < 1:
