@@ -8,6 +8,8 @@ JAX functions (jit- and vmap-friendly):
   pair_recognition        do single-cause reconstructions show the two true digits?
   cause_recovery          share of the causes' variance the reconstructions explain
   read_digits             how reconstructions are turned into 28x28 digits for the classifier
+  disentanglement         the ground-truth verdict on two codes: code-by-cause held-out R^2,
+                          one score in [0, 1], its chance level (with oracle_codes: its ceiling)
   digit_classifier        the cached MNIST classifier (> 98% test accuracy) that reads them
 
 Host functions (scikit-learn; call them on arrays, not inside jit):
@@ -18,6 +20,13 @@ Host functions (scikit-learn; call them on arrays, not inside jit):
 
 from jaxdis.metrics.classifier import DigitClassifier, digit_classifier
 from jaxdis.metrics.clustering import ami_vs_clusters, cluster_scores
+from jaxdis.metrics.disentanglement import (
+    disentanglement,
+    disentanglement_score,
+    label_probe_matrix,
+    oracle_codes,
+    probe_matrix,
+)
 from jaxdis.metrics.ground_truth import cause_recovery, label_probe, pair_recognition, read_digits
 from jaxdis.metrics.ksg import ksg_mi
 from jaxdis.metrics.parzen import (
@@ -32,6 +41,11 @@ __all__ = [
     "cause_recovery",
     "cluster_scores",
     "digit_classifier",
+    "disentanglement",
+    "disentanglement_score",
+    "label_probe_matrix",
+    "oracle_codes",
+    "probe_matrix",
     "label_probe",
     "pair_recognition",
     "read_digits",
