@@ -29,7 +29,8 @@ from jaxdis.nets.split_autoencoder import ASAEArchitecture, asae_apply
 from jaxdis.registry import Experiment
 from jaxdis.train.asae import ASAESchedule, asae_program
 from jaxdis.train.runner import metric_history, train_sweep
-from experiments.ddn import ground_truth_scores, load_training_data, resolve_preset
+from experiments.ddn import (code_health, ground_truth_scores, load_training_data, mi_figures,
+                             mi_summary, resolve_preset)
 
 DATASETS = ("simple", "additive")
 QUICK = dict(n_train=4000, probe_size=1000, hidden=256, epochs=15)
@@ -82,16 +83,17 @@ def run(config: ASAEConfig, run_dir) -> dict:
     train_seconds = time.perf_counter() - start
 
     apply = jax.jit(jax.vmap(functools.partial(asae_apply, arch), in_axes=(0, None)))
-    _, _, y_a, y_b = (np.asarray(a) for a in apply(states.params, jnp.asarray(x[probe_index])))
+    z_a, z_b, y_a, y_b = (np.asarray(a) for a in apply(states.params,
+                                                       jnp.asarray(x[probe_index])))
     probe_images = images[probe_index]
     shape = probe_images.shape[1:]
-    mi = metric_history(run_dir, "mi", ("init", "autoencoders"), config.seeds)
+    stages = ("init", "autoencoders")
+    mi = metric_history(run_dir, "mi", stages, config.seeds)
     recon = np.mean(np.sum((y_a + y_b - x[probe_index][None]) ** 2, -1), 1)
 
-    figures = []
-    fig = viz.mi_curves(mi, title=f"ASAE on {config.dataset}, N={config.n_code}: "
-                        f"{config.seeds} seeds (epoch 0: untrained)")
-    figures.append(run_dir.save_figure(fig, "mi_curves").name)
+    figures = mi_figures(run_dir, stages, config.seeds, (),
+                         f"ASAE on {config.dataset}, N={config.n_code}: {config.seeds} seeds "
+                         "(epoch 0: untrained)")
     double = 2.0 if config.dataset == "additive" else 1.0
     for seed in range(min(3, config.seeds)):
         k = min(8, len(probe_images))
@@ -106,17 +108,15 @@ def run(config: ASAEConfig, run_dir) -> dict:
     summary = {
         "dataset": config.dataset, "n_code": config.n_code, "hidden": config.hidden,
         "n_train": int(x.shape[0]), "seeds": config.seeds, "epochs": config.epochs,
-        "final_mi_per_seed": mi[:, -1], "final_mi_mean": float(np.nanmean(mi[:, -1])),
-        "final_mi_median": float(np.nanmedian(mi[:, -1])),
-        "initial_mi_mean": float(np.nanmean(mi[:, 0])),
-        "seeds_below_0.1_nats": int(np.sum(mi[:, -1] < 0.1)),
+        **mi_summary(run_dir, stages, config.seeds, code_health(run_dir, stages, config.seeds),
+                     z_a, z_b),
         "probe_reconstruction_per_seed": recon,
         "alive_seeds": int(np.sum(np.asarray(states.alive))),
         "train_seconds": train_seconds, "resumed": resumed,
         "device": jax.devices()[0].device_kind, "n_devices": jax.device_count(),
         "figures": figures,
     }
-    summary.update(ground_truth_scores(composite, probe_index,
+    summary.update(ground_truth_scores(composite, probe_index, z_a, z_b,
                                        y_a.reshape(y_a.shape[:2] + shape),
                                        y_b.reshape(y_b.shape[:2] + shape),
                                        config.pair_recognition))

@@ -148,14 +148,26 @@ def load_training_data(dataset: str, n_train: int, probe_size: int, data_seed: i
     return np.asarray(images, np.float32), composite, probe
 
 
-def ground_truth_scores(composite, probe_index, recon_a, recon_b, with_classifier: bool) -> dict:
-    """Per seed, on the probe set: ``cause_recovery`` of the single-cause reconstructions,
-    centred (a single-cause decoder g_a(z_a) = E[x | z_a] carries the other cause's mean image,
-    and an ASAE's halves can trade a constant image: neither is an error of disentangling), the
-    uncentred score as ``cause_recovery_raw``, and, with ``with_classifier``,
-    ``pair_recognition`` read by jaxdis.metrics' digit classifier.
+def ground_truth_scores(composite, probe_index, codes_a, codes_b, recon_a, recon_b,
+                        with_classifier: bool) -> dict:
+    """Per seed, on the probe set, the verdicts that need the true causes:
+
+    - ``disentanglement_per_seed``: jaxdis.metrics.disentanglement's score (held-out ridge R^2
+      from each code to each cause image, the least of the code and cause gaps), with
+      ``disentanglement_matrix_per_seed`` (codes x causes), ``disentanglement_chance_per_seed``
+      (the codes' rows permuted) and ``disentanglement_oracle`` (the causes compressed to the
+      code's size: the ceiling); ``label_disentanglement_per_seed`` reads digit labels instead;
+    - ``cause_recovery_per_seed`` of the single-cause reconstructions, centred (a single-cause
+      decoder g_a(z_a) = E[x | z_a] carries the other cause's mean image, and an ASAE's halves
+      can trade a constant image: neither is an error of disentangling), the uncentred score
+      as ``cause_recovery_raw_per_seed``;
+    - with ``with_classifier``, ``pair_recognition`` read by jaxdis.metrics' digit classifier.
+
+    A seed whose codes hold NaN or inf gets NaN scores (listed in the summary's
+    ``nonfinite_seeds``); the other seeds' numbers stand.
 
     Args:
+      codes_a, codes_b: (n_seeds, n_probe, n_code) final codes of the probe set.
       recon_a, recon_b: (n_seeds, n_probe, H, W) reconstructions from z_a alone and z_b alone.
     """
     from jaxdis import metrics
@@ -163,25 +175,73 @@ def ground_truth_scores(composite, probe_index, recon_a, recon_b, with_classifie
     if composite is None:  # plain MNIST: no ground truth
         return {}
     cause_a, cause_b = composite.cause_a[probe_index], composite.cause_b[probe_index]
+    labels_a, labels_b = composite.label_a[probe_index], composite.label_b[probe_index]
+    verdicts = jax.jit(jax.vmap(metrics.disentanglement, in_axes=(0, 0, None, None, None, None)))(
+        codes_a, codes_b, cause_a, cause_b, labels_a, labels_b)
+    oracle = metrics.disentanglement(*metrics.oracle_codes(cause_a, cause_b, codes_a.shape[-1]),
+                                     cause_a, cause_b, labels_a, labels_b)
+    scores = {"disentanglement_per_seed": verdicts["score"],
+              "disentanglement_chance_per_seed": verdicts["chance"],
+              "disentanglement_matrix_per_seed": verdicts["matrix"],
+              "label_disentanglement_per_seed": verdicts["label_score"],
+              "disentanglement_oracle": float(oracle["score"]),
+              "label_disentanglement_oracle": float(oracle["label_score"])}
+
     exchangeable = composite.kind != "simple"  # left/right tells the causes apart
     def recovery(centred):
         return np.array([float(metrics.cause_recovery(a, b, cause_a, cause_b, centred=centred,
                                                       exchangeable=exchangeable))
                          for a, b in zip(recon_a, recon_b)])
 
-    scores = {"cause_recovery_per_seed": recovery(True),
-              "cause_recovery_raw_per_seed": recovery(False)}
+    scores.update({"cause_recovery_per_seed": recovery(True),
+                   "cause_recovery_raw_per_seed": recovery(False)})
     if with_classifier:
         try:
             classifier = metrics.digit_classifier()
         except (RuntimeError, FileNotFoundError) as error:  # e.g. only the 10k sample
             scores["pair_recognition"] = f"no digit classifier: {error}"
         else:
-            labels_a, labels_b = composite.label_a[probe_index], composite.label_b[probe_index]
             scores["pair_recognition_per_seed"] = np.array([
                 float(metrics.pair_recognition(a, b, labels_a, labels_b, classifier))
                 for a, b in zip(recon_a, recon_b)])
     return scores
+
+
+def code_health(run_dir, stages, n_seeds: int) -> dict:
+    """Per seed and epoch, each code's spread (``code_a_std``, ``code_b_std`` as logged) and
+    whether it makes the MI estimate unreadable (:func:`jaxdis.metrics.unhealthy_codes`): the
+    figures mark those points, the summary lists the seeds that end so."""
+    from jaxdis import metrics
+
+    spread_a = metric_history(run_dir, "code_a_std", stages, n_seeds)
+    spread_b = metric_history(run_dir, "code_b_std", stages, n_seeds)
+    flags = np.asarray(metrics.unhealthy_codes(spread_a, spread_b))
+    return {"spread_a": spread_a, "spread_b": spread_b, "flags": flags}
+
+
+def mi_summary(run_dir, stages, n_seeds: int, health: dict, codes_a, codes_b) -> dict:
+    """The summary's MI fields, per seed: ``final_mi_per_seed`` (standardised code units, the
+    headline), ``final_mi_raw_per_seed`` (the thesis's estimate, for its rule MI < 0.1), the
+    final code spreads, the seeds flagged by :func:`code_health`, and the seeds whose final
+    codes hold NaN or inf (their scores are NaN)."""
+    mi = metric_history(run_dir, "mi", stages, n_seeds)
+    mi_raw = metric_history(run_dir, "mi_raw", stages, n_seeds)
+    finite = np.all(np.isfinite(codes_a), axis=(1, 2)) & np.all(np.isfinite(codes_b), axis=(1, 2))
+    from jaxdis import metrics
+    return {
+        "final_mi_per_seed": mi[:, -1], "final_mi_raw_per_seed": mi_raw[:, -1],
+        "final_mi_mean": float(np.nanmean(mi[:, -1])),
+        "final_mi_median": float(np.nanmedian(mi[:, -1])),
+        "initial_mi_mean": float(np.nanmean(mi[:, 0])),
+        "final_code_std_a_per_seed": health["spread_a"][:, -1],
+        "final_code_std_b_per_seed": health["spread_b"][:, -1],
+        # the smaller of the two codes' spreads: near 0, a code has collapsed to a constant
+        "final_code_std_per_seed": np.minimum(health["spread_a"][:, -1],
+                                              health["spread_b"][:, -1]),
+        "unhealthy_code_rule": metrics.UNHEALTHY_CODE_RULE,
+        "unhealthy_code_seeds": [int(s) for s in np.flatnonzero(health["flags"][:, -1])],
+        "nonfinite_seeds": [int(s) for s in np.flatnonzero(~finite)],
+    }
 
 
 # --------------------------------------------------------------------------------------- run
@@ -225,8 +285,7 @@ def run(config: DDNConfig, run_dir) -> dict:
     figures = _figures(config, run_dir, arch, states, program, probe_images, y_a, y_b, y_ab)
 
     stages = ("init",) + tuple(s.name for s in program.stages)
-    mi_all = metric_history(run_dir, "mi", stages, config.seeds)
-    final_mi = mi_all[:, -1]
+    health = code_health(run_dir, stages, config.seeds)
     recon = np.mean(np.sum((y_ab - probe_images.reshape(probe_images.shape[0], -1)[None]) ** 2,
                            axis=-1), axis=1)
     flops = config.seeds * (x.shape[0] // config.batch_size) * config.batch_size * sum(
@@ -238,13 +297,7 @@ def run(config: DDNConfig, run_dir) -> dict:
         "n_train": int(x.shape[0]), "seeds": config.seeds,
         "epochs (stage 1, 2, 3)": [s.epochs for s in program.stages],
         "encoder_lr_per_seed": encoder_lrs,
-        "final_mi_per_seed": final_mi, "final_mi_mean": float(np.nanmean(final_mi)),
-        # the smaller of the two codes' spreads: near 0, a code has collapsed to a constant
-        "final_code_std_per_seed": np.minimum(
-            metric_history(run_dir, "code_a_std", stages, config.seeds)[:, -1],
-            metric_history(run_dir, "code_b_std", stages, config.seeds)[:, -1]),
-        "final_mi_median": float(np.nanmedian(final_mi)),
-        "initial_mi_mean": float(np.nanmean(mi_all[:, 0])),
+        **mi_summary(run_dir, stages, config.seeds, health, z_a, z_b),
         "probe_reconstruction_per_seed": recon,
         "alive_seeds": int(np.sum(np.asarray(states.alive))),
         "died_at_step": np.asarray(states.died_at_step),
@@ -253,21 +306,38 @@ def run(config: DDNConfig, run_dir) -> dict:
         "device": jax.devices()[0].device_kind, "n_devices": jax.device_count(),
         "figures": figures,
     }
-    summary.update(ground_truth_scores(composite, probe_index,
+    summary.update(ground_truth_scores(composite, probe_index, z_a, z_b,
                                        y_a.reshape(y_a.shape[:2] + probe_images.shape[1:]),
                                        y_b.reshape(y_b.shape[:2] + probe_images.shape[1:]),
                                        config.pair_recognition))
     return summary
 
 
-def _figures(config, run_dir, arch, states, program, probe_images, y_a, y_b, y_ab):
+def mi_figures(run_dir, stages, n_seeds: int, boundaries, title: str) -> list[str]:
+    """MI curves of all seeds, standardised (``mi_curves``) and raw as the thesis estimated it
+    (``mi_raw_curves``), each marking the epochs whose codes are unhealthy (collapsed, or one
+    far smaller than the other: :func:`jaxdis.metrics.unhealthy_codes`), where MI misleads."""
+    from jaxdis import metrics
+
+    flags = code_health(run_dir, stages, n_seeds)["flags"]
     names = []
+    for metric, figure, what in (("mi", "mi_curves", "standardised code units"),
+                                 ("mi_raw", "mi_raw_curves", "raw codes, as the thesis")):
+        fig = viz.mi_curves(metric_history(run_dir, metric, stages, n_seeds), boundaries,
+                            title=f"{title}\nKSG MI on {what}",
+                            flags=flags, flag_label=f"unhealthy codes: "
+                            f"{metrics.UNHEALTHY_CODE_RULE}")
+        names.append(run_dir.save_figure(fig, figure).name)
+    return names
+
+
+def _figures(config, run_dir, arch, states, program, probe_images, y_a, y_b, y_ab):
     shown = ("init", "encoders", "end_to_end")  # the thesis omits the decoder stage (9.3.1)
-    mi = metric_history(run_dir, "mi", shown, config.seeds)
     boundaries = [(1, "stage 1"), (1 + config.encoder_epochs, "stage 3")]
-    fig = viz.mi_curves(mi, boundaries, title=f"DDN on {config.dataset}: {config.seeds} seeds "
-                        "(epoch 0: untrained; decoder stage omitted)")
-    names.append(run_dir.save_figure(fig, "mi_curves").name)
+    names = mi_figures(run_dir, shown, config.seeds, boundaries,
+                       f"DDN on {config.dataset}: {config.seeds} seeds (epoch 0: untrained; "
+                       "decoder stage omitted)")
+
 
     n = min(10, len(probe_images))
     top, left = probe_images[:n], probe_images[n:2 * n] if len(probe_images) >= 2 * n else \

@@ -55,9 +55,15 @@ def test_the_cpu_scale_halves_every_stage_and_plain_mnist_keeps_five_seeds():
         part3.setting_config(by_name["ddn-simple"], dataclasses.replace(config, scale="tiny"))
 
 
-def test_a_row_counts_disentangled_seeds_by_both_rules():
+def test_a_row_counts_disentangled_seeds_by_the_score_and_the_thesis_rule_on_raw_mi():
     setting = part3.SETTINGS[0]
-    summary = {"seeds": 4, "alive_seeds": 4, "final_mi_per_seed": [0.05, 0.2, 0.09, 1.0],
+    summary = {"seeds": 4, "alive_seeds": 4, "final_mi_per_seed": [0.5, 0.2, 0.3, 1.0],
+               "final_mi_raw_per_seed": [0.05, 0.2, 0.09, 1.0],
+               "disentanglement_per_seed": [0.3, 0.01, 0.2, np.nan],
+               "disentanglement_chance_per_seed": [0.01, 0.0, 0.02, np.nan],
+               "label_disentanglement_per_seed": [0.5, 0.0, 0.4, np.nan],
+               "disentanglement_oracle": 0.4, "unhealthy_code_seeds": [1, 3],
+               "nonfinite_seeds": [3],
                "probe_reconstruction_per_seed": [10.0, 11.0, 12.0, 13.0],
                "pair_recognition_per_seed": [0.9, 0.1, 0.5, 0.49],
                "cause_recovery_per_seed": [0.8, 0.1, 0.5, 0.4],
@@ -65,12 +71,14 @@ def test_a_row_counts_disentangled_seeds_by_both_rules():
     row = part3.row_of(setting, summary, part3.Part3Config(), "jaxdis run asae",
                        code_std=np.array([0.3, 0.005, 0.2, 0.0]))
     assert row["seeds_collapsed"] == 2
-    assert row["seeds_below_mi_threshold"] == 2
-    assert row["seeds_disentangled"] == 2  # 0.9 and 0.5 reach the 0.5 threshold
-    assert row["final_mi"]["median"] == pytest.approx(np.median([0.05, 0.2, 0.09, 1.0]))
+    assert row["seeds_below_mi_threshold"] == 2  # the thesis's rule reads the raw estimate
+    assert row["seeds_disentangled"] == 2  # 0.3 and 0.2 reach half the ceiling 0.4; NaN not
+    assert row["final_mi"]["median"] == pytest.approx(np.median([0.5, 0.2, 0.3, 1.0]))
+    assert row["disentanglement"]["median"] == pytest.approx(0.2)  # NaN seed left out
     text = part3.report(part3.Part3Config(), [dict(row, figures=[])],
                         {"device": "cpu", "date": "today", "commit": "abc"})
-    assert "| 2/4 | " in text and setting.claim in text and "jaxdis run asae" in text
+    assert "| 0.40 | " in text and "| 2/4 (1 NaN) | " in text and "| 2/4 | " in text
+    assert setting.claim in text and "jaxdis run asae" in text
 
 
 def test_the_final_code_spread_is_read_from_the_last_logged_epoch(tmp_path):
@@ -99,7 +107,11 @@ def test_the_report_is_redrawn_from_the_rows_folders(tmp_path):
     config = dataclasses.replace(part3.Part3Config(), settings=("ddn-simple",), seeds=2)
     sub = RunDir(tmp_path / "ddn-simple")
     sub.write_json("summary.json", {
-        "seeds": 2, "alive_seeds": 2, "final_mi_per_seed": [0.05, 9.0],
+        "seeds": 2, "alive_seeds": 2, "final_mi_per_seed": [0.5, 9.0],
+        "final_mi_raw_per_seed": [0.05, 9.0], "disentanglement_per_seed": [0.3, 0.0],
+        "disentanglement_chance_per_seed": [0.0, 0.0], "disentanglement_oracle": 0.5,
+        "label_disentanglement_per_seed": [0.3, 0.0], "unhealthy_code_seeds": [1],
+        "nonfinite_seeds": [],
         "probe_reconstruction_per_seed": [10.0, 11.0], "pair_recognition_per_seed": [0.7, 0.0],
         "cause_recovery_per_seed": [0.6, 0.0], "train_seconds": 5.0, "device": "cpu",
         "resumed": True})
@@ -112,6 +124,6 @@ def test_the_report_is_redrawn_from_the_rows_folders(tmp_path):
     part3.write_report(config, RunDir(tmp_path))
     text = (tmp_path / "report.md").read_text()
     assert "| 1/2 | " in text and "(resumed)" in text
-    assert "| 2 / 1 of 2 |" in text  # both collapsed in stage 1, one at the end
+    assert "| 2 / 1 |" in text  # both collapsed in stage 1, one at the end
     assert "figures/part3_ddn-simple_mi_curves.png" in text
     assert (tmp_path / "figures" / "part3_ddn-simple_mi_curves.png").exists()

@@ -56,10 +56,16 @@ def test_a_ddn_run_writes_its_outputs_and_resumes_after_a_kill(tmp_path, monkeyp
     summary = ddn_experiment.run(config, whole)
     records = whole.read_metrics()
     assert len(records) == 2 * (1 + 2 + 1 + 2)  # seeds x (init + epochs of the three stages)
-    assert {"mi", "encoding_a", "predictive_ab", "alive"} <= set(records[2])
-    assert {p.name for p in whole.figures.iterdir()} >= {"mi_curves.png", "cross_plot.png",
+    assert {"mi", "mi_raw", "encoding_a", "predictive_ab", "alive"} <= set(records[2])
+    assert {p.name for p in whole.figures.iterdir()} >= {"mi_curves.png", "mi_raw_curves.png",
+                                                        "cross_plot.png",
                                                         "reconstructions_seed0.png"}
-    assert len(summary["final_mi_per_seed"]) == 2 and len(summary["cause_recovery_per_seed"]) == 2
+    for field in ("final_mi_per_seed", "final_mi_raw_per_seed", "disentanglement_per_seed",
+                  "disentanglement_chance_per_seed", "cause_recovery_per_seed"):
+        assert len(summary[field]) == 2, field
+    assert np.asarray(summary["disentanglement_matrix_per_seed"]).shape == (2, 2, 2)
+    assert 0 < summary["disentanglement_oracle"] <= 1
+    assert summary["nonfinite_seeds"] == []
 
     killed = RunDir(tmp_path / "killed")
     save = runner.checkpoint.save_checkpoint
@@ -93,6 +99,7 @@ def test_an_asae_run_through_the_cli(tmp_path):
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["alive_seeds"] == 2 and len(summary["final_mi_per_seed"]) == 2
+    assert len(summary["final_mi_raw_per_seed"]) == len(summary["disentanglement_per_seed"]) == 2
     assert (out / "figures" / "mi_curves.png").exists()
 
 
@@ -111,3 +118,20 @@ def test_figure_grids_place_each_image_in_its_cell():
         viz.mi_curves(np.zeros(5))
     fig = viz.mi_curves(np.random.default_rng(0).random((3, 6)), [(2, "stage 3")])
     assert len(fig.axes[0].lines) == 3 + 1 + 1  # seeds, mean, boundary
+
+
+def test_mi_curves_mark_the_epochs_whose_codes_are_unhealthy():
+    from jaxdis import viz
+
+    mi = np.random.default_rng(0).random((3, 6))
+    flags = np.zeros((3, 6), bool)
+    flags[1, 2:] = True  # seed 1 collapses at epoch 2 and stays collapsed
+    fig = viz.mi_curves(mi, flags=flags, flag_label="spread < 0.01")
+    lines = fig.axes[0].lines
+    assert [line.get_linestyle() for line in lines[:3]] == ["-", "--", "-"]
+    crosses = [line for line in lines if line.get_marker() == "x"]
+    assert len(crosses) == 1 and len(crosses[0].get_xdata()) == 4
+    assert any("spread < 0.01" in text.get_text() and "1 at the last" in text.get_text()
+               for text in fig.texts)
+    with pytest.raises(ValueError, match="flags"):
+        viz.mi_curves(mi, flags=flags[:2])

@@ -10,6 +10,7 @@ JAX functions (jit- and vmap-friendly):
   read_digits             how reconstructions are turned into 28x28 digits for the classifier
   disentanglement         the ground-truth verdict on two codes: code-by-cause held-out R^2,
                           one score in [0, 1], its chance level (with oracle_codes: its ceiling)
+  unhealthy_codes         code spreads that make an MI reading misleading (collapsed, unequal)
   digit_classifier        the cached MNIST classifier (> 98% test accuracy) that reads them
 
 Host functions (scikit-learn; call them on arrays, not inside jit):
@@ -20,12 +21,14 @@ Host functions (scikit-learn; call them on arrays, not inside jit):
 
 from jaxdis.metrics.classifier import DigitClassifier, digit_classifier
 from jaxdis.metrics.clustering import ami_vs_clusters, cluster_scores
-from jaxdis.metrics.disentanglement import (
+from jaxdis.metrics.code_probes import (
+    UNHEALTHY_CODE_RULE,
     disentanglement,
     disentanglement_score,
     label_probe_matrix,
     oracle_codes,
     probe_matrix,
+    unhealthy_codes,
 )
 from jaxdis.metrics.ground_truth import cause_recovery, label_probe, pair_recognition, read_digits
 from jaxdis.metrics.ksg import ksg_mi
@@ -46,6 +49,8 @@ __all__ = [
     "label_probe_matrix",
     "oracle_codes",
     "probe_matrix",
+    "unhealthy_codes",
+    "UNHEALTHY_CODE_RULE",
     "label_probe",
     "pair_recognition",
     "read_digits",

@@ -14,6 +14,7 @@ import dataclasses
 import functools
 
 import jax
+import jax.numpy as jnp
 
 from jaxdis.losses import split_autoencoder_loss
 from jaxdis.metrics import ksg
@@ -46,8 +47,11 @@ def losses_and_grads(arch: ASAEArchitecture, params, x, key, epoch):
 def probe_metrics(arch: ASAEArchitecture, k: int, params, probe_x, key):
     del key  # linear codes: no exact ties
     z_a, z_b, y_a, y_b = asae_apply(arch, params, probe_x)
-    return {"mi": ksg.ksg_mi(z_a, z_b, k=k),
-            "probe_reconstruction": split_autoencoder_loss(probe_x, y_a, y_b)}
+    return {"mi": ksg.ksg_mi(z_a, z_b, k=k),  # each unit standardised: blind to a code's scale
+            "mi_raw": ksg.ksg_mi(z_a, z_b, k=k, standardize=False),  # the thesis's estimate
+            "probe_reconstruction": split_autoencoder_loss(probe_x, y_a, y_b),
+            "code_a_std": jnp.mean(jnp.std(z_a, axis=0)),
+            "code_b_std": jnp.mean(jnp.std(z_b, axis=0))}
 
 
 @functools.lru_cache(maxsize=None)

@@ -240,8 +240,10 @@ def stage_losses_and_grads(arch: DDNArchitecture, schedule: DDNSchedule, stage: 
 
 def probe_metrics(arch: DDNArchitecture, k: int, params, probe_x, key):
     """Per epoch on the probe set: the KSG mutual information I(z_a; z_b) in nats (the thesis's
-    measure of entanglement, section 8.2), the joint reconstruction error, and the spread of each
-    code (mean over units of the standard deviation over examples).
+    measure of entanglement, section 8.2) on standardised code units (``mi``) and on the raw
+    codes as the thesis computed it (``mi_raw``: with the max norm the larger code picks every
+    neighbour, so a code that shrinks reads as independent), the joint reconstruction error, and
+    the spread of each code (mean over units of the standard deviation over examples).
 
     The spread tells a collapsed code from an entangled one: when every hidden ReLU of an encoder
     dies, its code is one constant for all examples, all probe points tie, and the KSG estimate
@@ -256,7 +258,8 @@ def probe_metrics(arch: DDNArchitecture, k: int, params, probe_x, key):
     nets = _by_network(params)
     z_a, z_b = _codes(arch, nets, probe_x)
     joint = _net(arch, "g_ab", nets, jnp.concatenate([z_a, z_b], axis=-1))
-    return {"mi": ksg.ksg_mi(z_a, z_b, k=k),
+    return {"mi": ksg.ksg_mi(z_a, z_b, k=k),  # each unit standardised: blind to a code's scale
+            "mi_raw": ksg.ksg_mi(z_a, z_b, k=k, standardize=False),  # the thesis's estimate
             "probe_reconstruction": ddn_predictive_loss(joint, probe_x),
             "code_a_std": jnp.mean(jnp.std(z_a, axis=0)),
             "code_b_std": jnp.mean(jnp.std(z_b, axis=0)),

@@ -22,20 +22,39 @@ def _figure(*args, **kwargs):
 
 
 def mi_curves(mi, boundaries: Sequence[tuple[int, str]] = (), title: str = "",
-              ylabel: str = "estimated MI between causes (nats)"):
+              ylabel: str = "estimated MI between causes (nats)", flags=None,
+              flag_label: str = "flagged"):
     """One thin blue line per seed and their mean in red (the style of Fig. 9.9).
 
     Args:
       mi: (n_seeds, n_epochs) array; NaN where a seed has no value.
       boundaries: (epoch, label) pairs drawn as dashed vertical lines (stage changes).
+      flags: optional (n_seeds, n_epochs) booleans: points where the reading is not to be
+        trusted (e.g. collapsed codes). Each is marked with a black cross, a seed flagged at its
+        last epoch is drawn dashed, and ``flag_label`` with the count is written under the plot.
     """
     mi = np.asarray(mi, dtype=float)
     if mi.ndim != 2:
         raise ValueError(f"mi: expected (n_seeds, n_epochs), got shape {mi.shape}")
+    if flags is not None:
+        flags = np.asarray(flags, dtype=bool)
+        if flags.shape != mi.shape:
+            raise ValueError(f"flags: expected the shape of mi {mi.shape}, got {flags.shape}")
     fig, ax = _figure(figsize=(7, 4))
     epochs = np.arange(mi.shape[1])
-    for curve in mi:
-        ax.plot(epochs, curve, color="tab:blue", alpha=0.5, linewidth=0.8)
+    for seed, curve in enumerate(mi):
+        dashed = flags is not None and flags[seed, -1]
+        ax.plot(epochs, curve, color="tab:blue", alpha=0.5, linewidth=0.8,
+                linestyle="--" if dashed else "-")
+    if flags is not None and flags.any():
+        seeds, points = np.nonzero(flags)
+        ax.plot(points, mi[seeds, points], "x", color="black", markersize=4,
+                label="unreliable reading")
+    if flags is not None:
+        at_end, n_flagged = int(flags[:, -1].sum()), int(flags.any(axis=1).sum())
+        fig.text(0.01, -0.02, f"x = {flag_label}\n{n_flagged} of {mi.shape[0]} seeds flagged at "
+                 f"some epoch, {at_end} at the last (drawn dashed)", fontsize=7, va="top",
+                 wrap=True)
     with np.errstate(all="ignore"):
         ax.plot(epochs, np.nanmean(mi, axis=0), color="red", linewidth=2, label="mean")
     for epoch, label in boundaries:

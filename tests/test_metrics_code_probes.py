@@ -7,7 +7,7 @@ import pytest
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 
-from jaxdis.metrics import disentanglement as dis
+from jaxdis.metrics import code_probes as dis
 
 N, LATENT, PIXELS = 2000, 4, 60
 
@@ -159,3 +159,11 @@ def test_bad_input_names_the_argument(world):
         dis.disentanglement_score(np.eye(3))
     with pytest.raises(ValueError, match="n_code"):
         dis.oracle_codes(world["cause_a"], world["cause_b"], 0)
+
+
+def test_unhealthy_codes_flags_collapsed_and_unequal_spreads():
+    spread_a = np.array([0.3, 0.005, 0.45, 0.3, np.nan])
+    spread_b = np.array([0.25, 0.3, 0.009, 0.04, 0.3])
+    np.testing.assert_array_equal(dis.unhealthy_codes(spread_a, spread_b),
+                                  [False, True, True, False, True])
+    assert bool(dis.unhealthy_codes(0.3, 0.02))  # 15 times smaller

@@ -79,8 +79,8 @@ import functools
 import jax
 import jax.numpy as jnp
 
-__all__ = ["disentanglement", "disentanglement_score", "label_probe_matrix", "oracle_codes",
-           "probe_matrix", "probe_r2"]
+__all__ = ["UNHEALTHY_CODE_RULE", "disentanglement", "disentanglement_score",
+           "label_probe_matrix", "oracle_codes", "probe_matrix", "probe_r2", "unhealthy_codes"]
 
 # A column whose standard deviation is below this fraction of its magnitude is constant up to
 # float32 rounding (a dead encoder's code is one bias vector, whose computed spread is rounding).
@@ -262,3 +262,26 @@ def disentanglement(code_a, code_b, cause_a, cause_b, labels_a=None, labels_b=No
         result["label_matrix"] = label_matrix
         result["label_score"] = disentanglement_score(label_matrix)
     return result
+
+
+SPREAD_FLOOR = 0.01   # about 0.3 at initialisation in the thesis's networks
+SPREAD_RATIO = 10.0
+UNHEALTHY_CODE_RULE = (f"a code's spread (mean over units of the standard deviation over probe "
+                       f"examples) below {SPREAD_FLOOR}, or one code's spread more than "
+                       f"{SPREAD_RATIO:g} times the other's")
+
+
+def unhealthy_codes(spread_a, spread_b, *, floor: float = SPREAD_FLOOR,
+                    ratio: float = SPREAD_RATIO):
+    """True where a pair of codes makes an MI reading misleading (elementwise on any shape).
+
+    A spread is a code's mean over units of the standard deviation over examples. Below
+    ``floor`` a code is (nearly) constant: its probe points tie, and the raw KSG estimate reads
+    its maximum, not information; a code ``ratio`` times smaller than the other is invisible to
+    the raw estimate's max norm, which then reads independence. Either way the codes are
+    broken, whatever MI says. NaN spreads are flagged too.
+    """
+    spread_a, spread_b = jnp.asarray(spread_a), jnp.asarray(spread_b)
+    small, large = jnp.minimum(spread_a, spread_b), jnp.maximum(spread_a, spread_b)
+    healthy = (small >= floor) & (large <= ratio * small)  # False for NaN
+    return ~healthy
