@@ -25,6 +25,13 @@ class Experiment:
         or for the experiment's default dataset when given None.
       run: ``(config, run_dir) -> summary dict``; writes metrics and figures into ``run_dir``.
       datasets: the values `--dataset` accepts (empty: the option is not accepted).
+      resolve: ``config -> config``, optional: the effective config, with presets applied and
+        derived values filled in, which `jaxdis run` prints, saves and compares with a run
+        folder's saved config. It must be idempotent (resolving a resolved config changes
+        nothing), so a saved config resumes as it is; ``run`` may call it again.
+      validate: ``config -> None``, optional: raises ValueError for a config that cannot run,
+        from what is known without loading data (ranges, names, whether the data is found).
+        `jaxdis run` calls it on the resolved config before it creates the run folder.
     """
 
     name: str
@@ -32,6 +39,16 @@ class Experiment:
     make_config: Callable[[str | None], Any]
     run: Callable[[Any, RunDir], dict]
     datasets: tuple[str, ...] = ()
+    resolve: Callable[[Any], Any] | None = None
+    validate: Callable[[Any], None] | None = None
+
+    def effective_config(self, config: Any) -> Any:
+        """``config`` resolved (if the experiment resolves) and validated."""
+        if self.resolve is not None:
+            config = self.resolve(config)
+        if self.validate is not None:
+            self.validate(config)
+        return config
 
 
 def discover() -> dict[str, Experiment]:

@@ -3,11 +3,16 @@
 Layout::
 
     RUN_DIR/
-      config.json      the full config, overrides applied
+      config.json      the effective config: overrides and presets applied
+      run.json         which experiment, and where and when the run started (provenance)
       metrics.jsonl    one JSON object per line (e.g. per seed and epoch)
       summary.json     the final table of the run
       figures/*.png
       checkpoints/     (written by the training engine)
+
+``RunDir(path)`` creates the folder. The command line checks everything it can first (the
+config, the data, :func:`check_writable`) and only then creates it, so a refused run leaves
+nothing behind.
 """
 
 from __future__ import annotations
@@ -45,8 +50,17 @@ class RunDir:
 
     @classmethod
     def create(cls, root: str | os.PathLike, name: str) -> "RunDir":
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        return cls(Path(root) / f"{name}-{stamp}")
+        return cls(cls.new_path(root, name))
+
+    @staticmethod
+    def new_path(root: str | os.PathLike, name: str) -> Path:
+        """``root/NAME-TIMESTAMP`` (with ``-2``, ``-3``... if that exists), not yet created."""
+        base = Path(root) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        path, n = base, 1
+        while path.exists():
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+        return path
 
     @property
     def figures(self) -> Path:
@@ -62,6 +76,15 @@ class RunDir:
 
     def write_config(self, config: Any) -> Path:
         return self.write_json("config.json", config_to_dict(config))
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Deletes ``*.tmp*`` files in the folder and its checkpoints/: what a process killed in
+        the middle of an atomic write left behind (the finished files are intact). Returns them."""
+        stale = [p for folder in (self.path, self.path / "checkpoints") if folder.is_dir()
+                 for p in folder.iterdir() if ".tmp" in p.name and p.is_file()]
+        for path in stale:
+            path.unlink()
+        return stale
 
     def log_metrics(self, record: dict[str, Any]) -> None:
         """Appends one record to metrics.jsonl."""
@@ -92,24 +115,55 @@ def progress(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="epoch", dynamic_ncols=True, leave=True)
 
 
-def provenance() -> dict[str, Any]:
-    """Where and when a result was made: device, JAX version, date, git commit (if in a checkout)."""
+def _git(*args: str) -> str | None:
     import subprocess
 
+    try:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
+                              cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def provenance() -> dict[str, Any]:
+    """Where and when a result was made: device, JAX version, date, git commit and whether the
+    working tree had uncommitted changes (``dirty``; both None outside a git checkout).
+
+    `jaxdis run` records it when a run starts (``run.json``, and the summary's ``provenance``),
+    so a run that spans a commit names the code it started with; the summary adds when it
+    finished."""
     import jax
 
     device = jax.devices()[0]
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
-            cwd=Path(__file__).resolve().parent,
-        ).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        commit = None
+    commit = (_git("rev-parse", "--short", "HEAD") or "").strip() or None
+    status = _git("status", "--porcelain") if commit else None
     return {
         "device": f"{device.platform}:{getattr(device, 'device_kind', '?')}",
         "device_count": jax.device_count(),
         "jax_version": jax.__version__,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "commit": commit,
+        "dirty": None if status is None else bool(status.strip()),
     }
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Raises PermissionError, naming the folder, unless ``path`` (a run folder, existing or not)
+    can be created and written; creates nothing (a probe folder is made and removed at once)."""
+    import tempfile
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise PermissionError(f"{path} exists and is not a folder")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise PermissionError(f"cannot create {path}: {existing} is not a folder")
+    try:
+        probe = tempfile.mkdtemp(prefix=".jaxdis-probe-", dir=existing)
+        os.rmdir(probe)
+    except OSError as error:
+        what = "write in" if existing == path else f"create {path}: cannot write in"
+        raise PermissionError(f"cannot {what} {existing} ({error.strerror or error})") from None

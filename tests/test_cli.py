@@ -41,9 +41,62 @@ NO_SEEDS = registry.Experiment(
 )
 
 
+@dataclasses.dataclass(frozen=True)
+class SizedConfig:
+    """A toy with a preset, a derived value and checks, like the DDN's.
+
+    Attributes:
+      seeds: runs.
+      preset: "full", or "small": width 8 unless width is set.
+      width: units; 0: derived (16 under "full").
+      rate: a learning rate, > 0.
+      fail_after: raise (as a kill would) after this many seeds; -1: never.
+    """
+
+    seeds: int = 2
+    preset: str = "full"
+    width: int = 0
+    rate: float = 0.1
+    fail_after: int = -1
+
+    def __post_init__(self):
+        if self.seeds > 100:
+            raise ValueError(f"seeds: at most 100, got {self.seeds}")
+
+
+def _resolve_sized(config):
+    if config.width == 0:
+        return dataclasses.replace(config, width=8 if config.preset == "small" else 16)
+    return config
+
+
+def _validate_sized(config):
+    if not config.rate > 0:
+        raise ValueError(f"rate: expected > 0, got {config.rate}")
+
+
+class Killed(Exception):
+    pass
+
+
+def _sized_run(config, run_dir):
+    done = len(run_dir.read_metrics())  # what a killed run already logged
+    for seed in range(done, config.seeds):
+        if seed == config.fail_after and done == 0:
+            raise Killed
+        run_dir.log_metrics({"seed": seed, "width": config.width})
+    return {"width": config.width, "seeds_logged": len(run_dir.read_metrics())}
+
+
+SIZED = registry.Experiment(name="sized", summary="a toy with a preset", make_config=lambda d:
+                            SizedConfig(), run=_sized_run, resolve=_resolve_sized,
+                            validate=_validate_sized)
+
+
 @pytest.fixture
 def toy_registry(monkeypatch):
-    monkeypatch.setattr(registry, "discover", lambda: {"toy": TOY, "fixed": NO_SEEDS})
+    monkeypatch.setattr(registry, "discover",
+                        lambda: {"toy": TOY, "fixed": NO_SEEDS, "sized": SIZED})
 
 
 def test_list_names_every_experiment_with_its_datasets(toy_registry, capsys):
@@ -66,7 +119,7 @@ def test_run_writes_config_metrics_and_summary(toy_registry, tmp_path, capsys):
     summary = json.loads((out_dir / "summary.json").read_text())
     assert summary["seeds_run"] == 3 and summary["layers"] == [5, 6, 7]
     assert summary["wall_seconds"] >= 0 and "device" in summary["provenance"]
-    assert '"learning_rate": 0.5' in capsys.readouterr().out  # the config is printed
+    assert "learning_rate = 0.5" in capsys.readouterr().out  # the config is printed
 
 
 def test_resume_reuses_the_saved_config(toy_registry, tmp_path):
@@ -80,7 +133,7 @@ def test_resume_reuses_the_saved_config(toy_registry, tmp_path):
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["run", "nope"], "unknown experiment 'nope'; valid names are: fixed, toy"),
+        (["run", "nope"], "unknown experiment 'nope'; valid names are: fixed, sized, toy"),
         (["run", "toy", "--set", "depth=3"], "--set depth: unknown config key; valid keys are: "
                                              "dataset, layers, learning_rate, seeds, verbose"),
         (["run", "toy", "--set", "seeds=many"], "--set seeds=many: expected int"),
@@ -135,3 +188,174 @@ def test_data_info_finds_mnist_in_a_named_directory(capsys):
     out = capsys.readouterr().out
     assert any(line.startswith("mnist") and " yes " in line and str(shared) in line
                for line in out.splitlines())
+
+
+# ----------------------------------------------------------------------------- run folders
+
+
+def _files(folder):
+    """{relative path: bytes} of every file under folder: to show that nothing changed."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_the_effective_config_is_what_is_printed_saved_and_summarised(toy_registry, tmp_path,
+                                                                      capsys):
+    out = tmp_path / "run"
+    assert cli.main(["run", "sized", "--out", str(out), "--set", "preset=small"]) == 0
+    assert json.loads((out / "config.json").read_text())["width"] == 8  # not the 0 given
+    assert "width = 8" in capsys.readouterr().out
+    assert json.loads((out / "summary.json").read_text())["width"] == 8
+    # Resolving the saved, resolved config changes nothing: it resumes as it is.
+    saved = SizedConfig(**json.loads((out / "config.json").read_text()))
+    assert _resolve_sized(saved) == saved
+
+
+def test_an_out_holding_a_run_of_another_config_is_refused_before_any_file_changes(
+        toy_registry, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["run", "sized", "--out", str(out), "--set", "rate=0.5"]) == 0
+    before = _files(out)
+    capsys.readouterr()
+    code = cli.main(["run", "sized", "--out", str(out), "--set", "rate=0.01", "--seeds", "3"])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "another config" in error
+    assert "seeds: 2 there, 3 here" in error and "rate: 0.5 there, 0.01 here" in error
+    assert f"--resume {out}" in error  # says how to continue it instead
+    assert _files(out) == before  # config.json and summary.json untouched
+
+
+def test_a_finished_run_with_the_same_config_is_left_as_it_is(toy_registry, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["run", "sized", "--out", str(out)]) == 0
+    before = _files(out)
+    capsys.readouterr()
+    assert cli.main(["run", "sized", "--out", str(out)]) == 0
+    assert "finished run of this same config: nothing to do" in capsys.readouterr().out
+    assert cli.main(["run", "sized", "--resume", str(out)]) == 0
+    assert "is finished" in capsys.readouterr().out
+    assert _files(out) == before
+
+
+def test_a_killed_run_continues_with_the_same_config_or_with_resume_and_says_so(
+        toy_registry, tmp_path, capsys):
+    for how in ("same-config", "resume"):
+        out = tmp_path / how
+        argv = ["run", "sized", "--out", str(out), "--seeds", "4", "--set", "fail_after=2"]
+        with pytest.raises(Killed):
+            cli.main(argv)
+        assert not (out / "summary.json").exists()
+        (out / "config.json.tmp").write_text("{")  # a write the kill cut short
+        capsys.readouterr()
+        again = argv if how == "same-config" else ["run", "sized", "--resume", str(out)]
+        assert cli.main(again) == 0
+        printed = capsys.readouterr().out
+        assert ("continuing it" if how == "same-config" else "resuming the run") in printed
+        assert "removed 1 half-written file" in printed and not (out / "config.json.tmp").exists()
+        assert json.loads((out / "summary.json").read_text())["seeds_logged"] == 4
+
+
+@pytest.mark.parametrize("option", ["--set=rate=-1", "--set=seeds=101", "--set=preset"])
+def test_a_refused_config_leaves_nothing_behind(toy_registry, tmp_path, capsys, option):
+    # rate: the experiment's validate hook; seeds: the dataclass's __post_init__; the last one
+    # is malformed. Each is refused before the run folder exists.
+    out = tmp_path / "new" / "run"
+    assert cli.main(["run", "sized", "--out", str(out), option]) == 2
+    assert "error" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_default_run_folder_is_not_created_for_a_refused_run(toy_registry, tmp_path,
+                                                                monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "sized", "--set", "rate=0"]) == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unwritable_out_is_a_clear_error_not_a_traceback(toy_registry, tmp_path, capsys):
+    import os
+
+    if os.geteuid() == 0:  # root writes anywhere a permission allows; /sys refuses even root
+        out = "/sys/jaxdis-test/run"
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        out = str(locked / "run")
+    assert cli.main(["run", "sized", "--out", out]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("jaxdis: error: cannot create") and "Traceback" not in error
+    assert not os.path.exists(out)
+
+
+def test_an_out_that_holds_other_files_is_refused(toy_registry, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert cli.main(["run", "sized", "--out", str(tmp_path)]) == 2
+    assert "holds files but no run" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_an_out_holding_another_experiments_run_is_refused(toy_registry, tmp_path, capsys):
+    assert cli.main(["run", "fixed", "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    assert cli.main(["run", "sized", "--resume", str(tmp_path / "run")]) == 2
+    assert "holds a run of 'fixed', not 'sized'" in capsys.readouterr().err
+
+
+def test_provenance_is_recorded_when_the_run_starts_and_the_finish_is_dated(
+        toy_registry, tmp_path, monkeypatch):
+    from jaxdis import runs
+
+    calls = []
+
+    def fake_provenance():  # a new commit between the start and the end of the run
+        calls.append(1)
+        return {"device": "cpu:cpu", "date": f"call {len(calls)}", "commit": f"c{len(calls)}",
+                "dirty": len(calls) > 1}
+
+    monkeypatch.setattr(runs, "provenance", fake_provenance)
+    experiment = dataclasses.replace(SIZED, run=lambda config, run_dir: (fake_provenance(), {})[1])
+    monkeypatch.setattr(registry, "discover", lambda: {"sized": experiment})
+    out = tmp_path / "run"
+    assert cli.main(["run", "sized", "--out", str(out)]) == 0
+    where = json.loads((out / "summary.json").read_text())["provenance"]
+    assert (where["commit"], where["date"], where["dirty"]) == ("c1", "call 1", False)
+    assert "finished" in where
+    assert json.loads((out / "run.json").read_text()) == {
+        "experiment": "sized",
+        "started": {"device": "cpu:cpu", "date": "call 1", "commit": "c1", "dirty": False}}
+
+
+def test_the_real_provenance_names_the_commit_and_whether_the_tree_was_dirty():
+    from jaxdis.runs import provenance
+
+    where = provenance()
+    assert {"device", "jax_version", "date", "commit", "dirty"} <= set(where)
+    assert where["dirty"] in (True, False, None)
+
+
+# ----------------------------------------------------------------------------- --help
+
+
+def test_run_help_lists_every_config_field_with_its_default_and_meaning(toy_registry, capsys):
+    assert cli.main(["run", "sized", "--help"]) == 0
+    out = capsys.readouterr().out
+    for line in ("seeds = 2", "preset = full", "width = 0", "rate = 0.1", "fail_after = -1"):
+        assert line in out
+    assert "fail_after = -1" in out and "raise (as a kill would)" in out
+
+
+def test_every_field_of_every_registered_experiment_is_documented_in_its_help(capsys):
+    from jaxdis.config import field_docs
+
+    for name, experiment in registry.discover().items():
+        config = experiment.make_config(None)
+        docs = field_docs(type(config))
+        fields = [f.name for f in dataclasses.fields(config)]
+        assert [f for f in fields if not docs.get(f)] == [], f"{name}: undocumented fields"
+        assert [d for d in docs if d not in fields] == [], f"{name}: docs of no field"
+        assert cli.main(["run", name, "--help"]) == 0
+        out = capsys.readouterr().out
+        for field in fields:
+            assert f"  {field} = " in out, f"{name}: {field} missing from --help"
