@@ -237,3 +237,67 @@ def test_the_seed_axis_sharded_over_four_devices_equals_the_unsharded_run():
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["devices"] == 4 and result["shard_rows"] == [1, 1, 1, 1]
     assert result["max_abs_diff"] < 1e-5
+
+
+# ----------------------------------------------------------------------------- the runner's checkpoints
+
+def _sweep(run_dir, **kwargs):
+    from jaxdis.train import runner
+
+    return runner.train_sweep(PROGRAM, S, 0, X, PROBE, run_dir, **kwargs)
+
+
+def _counting_saves(monkeypatch, kill_after=None):
+    """Counts checkpoint saves (and raises _Killed after the given one, as a kill would)."""
+    save = checkpoint.save_checkpoint
+    positions = []
+
+    def counted(folder, states, position, extra=None):
+        save(folder, states, position, extra)
+        positions.append(position)
+        if kill_after is not None and len(positions) == kill_after:
+            raise _Killed
+
+    monkeypatch.setattr(checkpoint, "save_checkpoint", counted)
+    return positions
+
+
+def test_by_default_a_checkpoint_is_written_at_each_stage_end_not_after_every_epoch(
+        tmp_path, monkeypatch):
+    from jaxdis.runs import RunDir
+
+    saves = _counting_saves(monkeypatch)
+    _sweep(RunDir(tmp_path / "run"))  # 5 one-epoch calls, well inside a minute
+    assert saves == [engine.Position(1, 0), engine.Position(2, 0)]  # stage 1's end, the end
+    assert os.listdir(tmp_path / "run" / "checkpoints") == ["state.msgpack"]  # one file, kept
+
+
+def test_checkpoint_seconds_zero_writes_one_checkpoint_per_call(tmp_path, monkeypatch):
+    from jaxdis.runs import RunDir
+
+    saves = _counting_saves(monkeypatch)
+    _sweep(RunDir(tmp_path / "run"), checkpoint_seconds=0)
+    assert len(saves) == 5
+
+
+def test_a_killed_sweep_resumes_where_it_says_bit_for_bit_and_clears_half_written_files(
+        tmp_path, monkeypatch, capsys):
+    from jaxdis.runs import RunDir
+
+    whole = RunDir(tmp_path / "whole")
+    uninterrupted, _ = _sweep(whole, checkpoint_seconds=0)
+
+    killed = RunDir(tmp_path / "killed")
+    _counting_saves(monkeypatch, kill_after=3)  # after stage 1 (2 epochs) and 1 epoch of stage 2
+    with pytest.raises(_Killed):
+        _sweep(killed, checkpoint_seconds=0)
+    monkeypatch.undo()
+    half_written = killed.path / "checkpoints" / "state.msgpack.tmp1234"
+    half_written.write_bytes(b"")  # what a kill in the middle of a save leaves
+    resumed, was_resumed = _sweep(killed, checkpoint_seconds=0)
+
+    assert was_resumed
+    assert "resuming from stage 2 of 2 (both), epoch 2 of 3" in capsys.readouterr().out
+    assert not half_written.exists()
+    assert _tree_equal(resumed, uninterrupted)
+    assert killed.read_metrics() == whole.read_metrics()

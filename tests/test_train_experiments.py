@@ -50,7 +50,8 @@ class _Killed(Exception):
 
 
 @pytest.mark.slow
-def test_a_ddn_run_writes_its_outputs_and_resumes_after_a_kill(tmp_path, monkeypatch):
+def test_a_ddn_run_writes_its_outputs_and_resumes_after_a_kill(tmp_path, monkeypatch,
+                                                                capsys):
     config = dataclasses.replace(ddn_experiment.make_config("additive"), **TINY)
     whole = RunDir(tmp_path / "whole")
     summary = ddn_experiment.run(config, whole)
@@ -77,11 +78,13 @@ def test_a_ddn_run_writes_its_outputs_and_resumes_after_a_kill(tmp_path, monkeyp
         if len(calls) == 3:  # killed after the third epoch (the decoder stage)
             raise _Killed
 
+    monkeypatch.setattr(runner, "CHECKPOINT_SECONDS", 0)  # a checkpoint after every epoch
     monkeypatch.setattr(runner.checkpoint, "save_checkpoint", save_then_die)
     with pytest.raises(_Killed):
         ddn_experiment.run(config, killed)
     monkeypatch.setattr(runner.checkpoint, "save_checkpoint", save)
     resumed = ddn_experiment.run(config, killed)
+    assert "resuming from stage 3 of 3 (end_to_end), epoch 1 of 2" in capsys.readouterr().out
     assert resumed["resumed"] and not summary["resumed"]
     assert killed.read_metrics() == records
     np.testing.assert_array_equal(resumed["final_mi_per_seed"], summary["final_mi_per_seed"])

@@ -14,7 +14,8 @@ How one stage runs:
 - **Several epochs are one jitted call** (`lax.scan` over epochs) that returns, per epoch, the
   mean of each loss over its steps and the probe metrics, computed on the device: no host
   synchronisation inside it. The host calls it once per chunk of ``epochs_per_call`` epochs
-  (1 when checkpointing every epoch, the whole stage for speed); each (stage, chunk length) is
+  (1: metrics and a possible checkpoint after every epoch; the whole stage: fewer host round
+  trips; :mod:`jaxdis.train.runner` decides when to checkpoint); each (stage, chunk length) is
   traced once (:data:`TRACE_COUNTS` counts the traces; the tests check it).
 - **Seeds are an axis.** :class:`TrainState` holds one seed's parameters, optimizer state, PRNG
   key and health; the engine `jax.vmap`s the whole epoch function over a stack of them, so S

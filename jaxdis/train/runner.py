@@ -7,12 +7,17 @@
 - logs one record per seed and epoch to ``run_dir``'s metrics.jsonl (``stage``, ``epoch`` within
   the stage, ``global_epoch``, ``seed``, every loss and probe metric, ``alive``), with the
   untrained model's probe metrics as ``stage="init"``;
-- after each host call (``epochs_per_call`` epochs) writes the stacked state atomically to
-  ``run_dir/checkpoints`` with the count of metric records written so far;
-- resumes when ``run_dir/checkpoints`` holds a checkpoint: metric records written after it (by
-  the killed process) are dropped, and training continues from the next epoch, so a resumed
-  run's records and final state equal those of a run never interrupted (on the CPU, bit for
-  bit: same compiled programs, same keys).
+- writes the stacked state atomically to ``run_dir/checkpoints`` (one file, replaced each time;
+  :mod:`jaxdis.train.checkpoint` says what it holds) with the count of metric records written
+  so far: after a host call (``epochs_per_call`` epochs) when ``checkpoint_seconds`` (default
+  :data:`CHECKPOINT_SECONDS`, a minute) have passed since the last save, and always at the end
+  of every stage, the last one included. A killed run so loses at most about a minute of
+  training (or one host call, if a call takes longer);
+- resumes when ``run_dir/checkpoints`` holds a checkpoint, and says from where: metric records
+  written after it (by the killed process) are dropped, and training continues from the next
+  epoch, so a resumed run's records and final state equal those of a run never interrupted (on
+  the CPU, bit for bit: same compiled programs, same keys). A half-written checkpoint a killed
+  save left is deleted first.
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ import numpy as np
 
 from jaxdis.runs import RunDir, progress
 from jaxdis.train import checkpoint, engine
+
+# Seconds between checkpoints within a stage (every stage's end is saved regardless). Tests set
+# it to 0 (or pass checkpoint_seconds=0) to save after every host call.
+CHECKPOINT_SECONDS = 60.0
 
 
 def _rewrite_metrics(run_dir: RunDir, keep: int) -> None:
@@ -57,12 +66,16 @@ def stage_offsets(program: engine.Program) -> list[int]:
 
 def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, run_dir: RunDir,
                 *, epochs_per_call: int = 1, save_checkpoints: bool = True, desc: str = "train",
-                hyperparams: dict | None = None):
+                hyperparams: dict | None = None, checkpoint_seconds: float | None = None):
     """Trains ``n_seeds`` seeds of ``program`` on ``x`` in ``run_dir``; resumes if it can.
+
+    ``checkpoint_seconds``: the least time between two checkpoints within a stage (None:
+    :data:`CHECKPOINT_SECONDS`; 0: after every host call); every stage's end is saved.
 
     Returns ``(states, resumed)``: the stacked final states of the ``n_seeds`` seeds (padding
     removed) and whether the run continued from a checkpoint.
     """
+    interval = CHECKPOINT_SECONDS if checkpoint_seconds is None else checkpoint_seconds
     mesh = engine.seed_mesh()
     n_padded = engine.padded_seed_count(n_seeds, mesh.devices.size)
     keys = engine.seed_keys(seed, n_padded)
@@ -73,10 +86,12 @@ def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, ru
     fresh = engine.init_states(program, keys, hyperparams)
     folder = run_dir.path / "checkpoints"
     position, resumed = engine.Position(), False
+    checkpoint.remove_temporaries(folder)
     if save_checkpoints and checkpoint.has_checkpoint(folder):
         states, position, extra = checkpoint.load_checkpoint(folder, fresh)
         _rewrite_metrics(run_dir, extra.get("metric_records", 0))
         resumed = True
+        print(f"{desc}: {_where(program, position)}", flush=True)
     else:
         states = fresh
         if (run_dir.path / "metrics.jsonl").exists():
@@ -99,18 +114,20 @@ def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, ru
     done = offsets[position.stage] + position.epoch if position.stage < len(offsets) else total
     bar = progress(total, desc)
     bar.update(done)
-    timer = {"start": time.perf_counter()}
+    last_save = time.monotonic()
 
     def on_chunk(stage, first_epoch, metrics, new_states, following):
-        nonlocal n_records
+        nonlocal n_records, last_save
         stage_index = program.stage_index(stage.name)
         for record in _records(stage.name, first_epoch, offsets[stage_index] + first_epoch,
                                metrics, n_seeds):
             run_dir.log_metrics(record)
             n_records += 1
-        if save_checkpoints:
+        stage_done = following.stage != stage_index
+        if save_checkpoints and (stage_done or time.monotonic() - last_save >= interval):
             checkpoint.save_checkpoint(folder, new_states, following,
                                        {"metric_records": n_records})
+            last_save = time.monotonic()
         n_epochs = next(iter(metrics.values())).shape[1]
         alive = int(np.sum(metrics["alive"][:n_seeds, -1]))
         mi = metrics.get("mi")
@@ -124,6 +141,16 @@ def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, ru
                                 epochs_per_call=epochs_per_call, on_chunk=on_chunk)
     bar.close()
     return jax.tree.map(lambda leaf: leaf[:n_seeds], states), resumed
+
+
+def _where(program: engine.Program, position: engine.Position) -> str:
+    """"resuming from stage 2 of 3 (decoders), epoch 4 of 10" for a checkpoint's position."""
+    stages = program.stages
+    if position.stage >= len(stages):
+        return "resuming from the checkpoint at the end of training: nothing left to train"
+    stage = stages[position.stage]
+    return (f"resuming from stage {position.stage + 1} of {len(stages)} ({stage.name}), epoch "
+            f"{position.epoch + 1} of {stage.epochs} (the checkpoint's position)")
 
 
 def metric_history(run_dir: RunDir, name: str, stages: tuple[str, ...], n_seeds: int):
