@@ -72,6 +72,54 @@ CD_VARIANTS = ("mean-field", "samples", "samples-tweaked", "random-start")
 
 @dataclasses.dataclass(frozen=True)
 class BroadnetConfig:
+    """The Broadnet studies of thesis ch. 3-4 (``jaxdis run broadnet --set study=NAME``).
+
+    Attributes:
+      study: which study (see the module docstring): one of STUDIES, "all" for every one.
+      seeds: runs of the exact-training and GRBM-initialised studies (thesis: 30).
+      seed: the PRNG seed; each study's key depends on its name only.
+      n_images: composite images of Fig. 4.1 (and per dataset of the cd study; thesis: 1000).
+      sigma: the visible units' noise (1; the sweeps set their own).
+      grbm_epochs: CD epochs of the 50-unit (and posterior) GRBMs pretrained on each cause
+        (thesis: 400).
+      grbm_k: CD-k's Gibbs steps for that pretraining (thesis: CD-10).
+      grbm_learning_rate: its learning rate.
+      grbm_momentum: its momentum.
+      grbm_batch: its minibatch size.
+      posterior_units: units per cause of the Fig. 4.5 Broadnet (6: 4096 hidden states).
+      posterior_samples: independent sampler chains compared with the exact posterior.
+      posterior_steps: Gibbs steps per chain (thesis: 10 burn-in + 10 between samples).
+      posterior_image: which image's posterior is compared.
+      activity_units: units per cause of the activity studies (Fig. 4.6-4.8).
+      activity_steps: iterations of inference whose activity (eq. 4.8) is measured.
+      exact_units: units per cause of the exact-training models (Fig. 4.9-4.17).
+      exact_epochs: epochs of exact-gradient training (Fig. 4.9, 4.10).
+      exact_learning_rate: its learning rate (thesis: 0.1).
+      exact_batch: its minibatch size.
+      bias_share_threshold: a cause carrying less than this share of the reconstructions'
+        variation counts as "a bias" (Fig. 4.9).
+      small_grbm_epochs: pretraining epochs of the 5 + 5 models' GRBMs (thesis: 400).
+      grbm_pretraining: how they are pretrained: "exact" log-likelihood ascent, or the thesis's
+        tweaked CD-5 schedule "cd" (section 4.4).
+      configuration_epochs: retraining epochs of each unit configuration (thesis: 20).
+      interpolation_pairs: unit pairs interpolated by eq. 4.13 (thesis: 6).
+      interpolation_alphas: the blends tried per pair (thesis: five values).
+      interpolation_epochs: retraining epochs of each blend ("to convergence").
+      sweep_sigmas: noise levels of the Fig. 4.7 sweep (thesis: 30 in (0, 3]).
+      sweep_alphas: data scales of the Fig. 4.8 sweep (thesis: 20 in [0.1, 5]).
+      sweep_alpha_sigma: the noise of the Fig. 4.8 sweep (thesis: 0.1).
+      sweep_grbm_epochs: CD-grbm_k epochs per GRBM of the sweeps (thesis: not stated).
+      cd_datasets: the cd study's data of section 3.5: "gradient", "rotated", "side-by-side".
+      cd_variants: its training variants: "mean-field", "samples", "samples-tweaked",
+        "random-start" (see cd_variant).
+      cd_units: units per cause of the cd study (thesis table 3.1: 10 or 1000).
+      cd_epochs: its CD epochs (thesis: not stated).
+      cd_seeds: runs per dataset and variant.
+      cd_learning_rate: its weight learning rate (not tuned; table 3.1 tried 1e-5 and 0.01).
+      cd_small_batch: the minibatch of the sample-based variants (thesis: "no greater than 5").
+      cd_large_batch: the minibatch of the mean-field variant.
+    """
+
     study: str = "posterior"  # one of STUDIES
     seeds: int = 30  # exact-training runs (thesis: 30)
     seed: int = 0

@@ -92,6 +92,38 @@ class ForcedApartConfig:
     path, or "lax", its ``nn.Conv`` twin; the same function). Loss weights: the paper adds
     L_single and L_multi to the cross-entropy unweighted (eq. 5, 8); the baselines' weights are
     ours.
+
+    Attributes:
+      dataset: "mnist-rows", "mnist" or "fashion-mnist".
+      model: "rnn" (rows of pixels), "mlp" or "cnn".
+      losses: the table's rows: "baseline", "decov", "xcov", "single", "multi".
+      seeds: models per loss.
+      seed: the PRNG seed.
+      epochs: training epochs of the classifier table.
+      batch_size: examples per minibatch.
+      learning_rate: Adam's learning rate.
+      train_size: training examples; 0: all 50,000.
+      eval_size: validation and test examples clustered; 0: all 10,000.
+      rnn_hidden: the RNN's hidden units.
+      mlp_hidden: the MLP's hidden layer widths.
+      cnn_width: the CNN's widths as a share of VGG-16's (section 4.2: 1.0).
+      cnn_conv: "shifted" (the CPU-fast path) or "lax" (its nn.Conv twin; the same function).
+      margin_single: L_single's margin m (the paper: 5-10 good).
+      margin_multi: L_multi's margin m (the paper: 0.1-1 good).
+      weight_decov: DeCov's weight.
+      weight_xcov: XCov's weight.
+      weight_single: L_single's weight (the paper: 1, unweighted).
+      weight_multi: L_multi's weight (the paper: 1, unweighted).
+      n_clusters: KMeans clusters scored against the original classes.
+      kmeans_seeds: KMeans restarts.
+      cluster_counts: the cluster counts of Fig. 6 (AMI against clusters).
+      sweep_loss: the loss of the margin sweep ("single" or "multi"); empty: no sweep.
+      sweep_margins: the margins of the sweep.
+      autoencoder: also train the sequence autoencoder of the "MNIST autoencoder" column
+        (eq. 11; mnist-rows).
+      ae_alpha: eq. 11's weight of the Forced Apart term.
+      ae_margin: the autoencoder's margin.
+      ae_epochs: the autoencoder's epochs.
     """
 
     dataset: str = "mnist-rows"
@@ -160,6 +192,26 @@ def _check_config(config: ForcedApartConfig) -> None:
                          f"{config.cnn_conv!r}")
     if config.seeds < 1 or config.epochs < 1:
         raise ValueError("seeds and epochs: expected at least 1")
+
+
+def validate(config: ForcedApartConfig) -> None:
+    """What `jaxdis run` checks before it creates the run folder: the config, and that the
+    dataset is found (FileNotFoundError, listing where it looked, if not)."""
+    from jaxdis.data.mnist import split_size
+
+    if config.dataset not in DATASETS:
+        raise ValueError(f"dataset: expected one of {DATASETS}, got {config.dataset!r}")
+    _check_config(config)
+    for name in ("train_size", "eval_size"):
+        if getattr(config, name) < 0:
+            raise ValueError(f"{name}: expected >= 0 (0: all), got {getattr(config, name)}")
+    for name in ("margin_single", "margin_multi", "ae_margin", *(
+            f"weight_{loss}" for loss in PENALTIES)):
+        if getattr(config, name) < 0:
+            raise ValueError(f"{name}: expected >= 0, got {getattr(config, name)}")
+    if any(m < 0 for m in config.sweep_margins):
+        raise ValueError(f"sweep_margins: expected margins >= 0, got {config.sweep_margins}")
+    split_size("train", "fashion_mnist" if config.dataset == "fashion-mnist" else "mnist")
 
 
 # ----------------------------------------------------------------------------- data and models
@@ -429,6 +481,7 @@ def run(config: ForcedApartConfig, run_dir) -> dict:
     from jaxdis.viz import forced_apart as viz
 
     _check_config(config)
+    started = provenance()  # the code the run starts with, even if it spans a commit
     start = time.perf_counter()
     splits = [load_split(config.dataset, "train", config.train_size),
               load_split(config.dataset, "validation", config.eval_size),
@@ -475,7 +528,7 @@ def run(config: ForcedApartConfig, run_dir) -> dict:
         summary["autoencoder"], summary["autoencoder_dead_models"] = run_autoencoder_table(
             config, run_dir, splits)
     summary["wall_seconds"] = time.perf_counter() - start
-    summary["provenance"] = provenance()
+    summary["provenance"] = {**started, "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     summary["config"] = dataclasses.asdict(config)
     run_dir.write_json(f"forced_apart_{name}.json", summary)
     return summary
@@ -703,6 +756,7 @@ EXPERIMENT = registry.Experiment(
     make_config=make_config,
     run=run,
     datasets=DATASETS,
+    validate=validate,
 )
 
 

@@ -55,6 +55,37 @@ ICA_FUNS = ("logcosh", "exp", "cube")  # scikit-learn FastICA's contrast functio
 
 @dataclasses.dataclass(frozen=True)
 class PPICAConfig:
+    """Post-processed ICA (``jaxdis run ppica``; see the module docstring).
+
+    Attributes:
+      seeds: trials per setting, each an independent FastICA restart and annealing run (thesis:
+        30).
+      seeds_per_setting: trials for each entry of n_sources; empty: seeds for each.
+      n_images: composite images (thesis: 5000).
+      mi_samples: rows of the sources the Kraskov cost uses (thesis: all).
+      n_sources: the numbers of ICA sources tried (thesis: 50 and 200).
+      sweeps: annealing length, in sweeps of |m| single-variable updates.
+      proposal: Alg. 4's proposal: "single", or "all-flips".
+      chains: annealing chains per trial; the lowest final MI is kept.
+      t0: eq. 6.4's starting temperature.
+      k: Kraskov neighbours.
+      cost: "flip" (ica.kraskov_flip_cost, O(N^2) per flip) or "ksg" (ica.group_mi_cost).
+      random_groupings: per trial, shuffles of the true grouping (same group sizes) whose MI is
+        measured.
+      jitter: section 6.2's noise against ties, relative to each column's std.
+      ica_tol: scikit-learn FastICA's tol for the main runs.
+      ica_max_iter: FastICA's iteration limit.
+      ica_fun: FastICA's contrast function: "logcosh", "exp" or "cube".
+      ica_dtype: the dtype FastICA fits in; "exp" and "cube" need "float64".
+      tol_sweep: FastICA tolerances of section 6.4's sweep; empty: skip it.
+      tol_sweep_sources: sources of the tolerance sweep.
+      tol_sweep_seeds: trials per tolerance of the sweep.
+      trial_batch: trials annealed together (vmap); 1 is fastest on a CPU, 0: all.
+      seed: the PRNG seed.
+      split: the MNIST split the composites are drawn from.
+      n_shown: examples in the reconstruction figures.
+    """
+
     seeds: int = 2  # trials: each an independent FastICA restart and annealing run (thesis: 30)
     seeds_per_setting: tuple[int, ...] = ()  # trials for each entry of n_sources; () = seeds
     n_images: int = 1000  # composites (thesis: 5000)
@@ -207,9 +238,11 @@ def run_setting(config, composite, n_sources, ica_tol, n_trials, seed_offset):
     }, {"fits": fits, "masks": masks, "curves": curves, "shares": shares}
 
 
-def run(config: PPICAConfig, run_dir) -> dict:
-    from jaxdis import data
-
+def validate(config: PPICAConfig) -> None:
+    """Raises ValueError for a config that cannot run, before any data is loaded (`jaxdis run`
+    calls it before it creates the run folder; ``run`` calls it too)."""
+    if config.seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {config.seeds}")
     if config.proposal not in ica.PROPOSALS:
         raise ValueError(f"proposal must be one of {ica.PROPOSALS}, got {config.proposal!r}")
     if not 1 <= config.mi_samples <= config.n_images:
@@ -224,6 +257,12 @@ def run(config: PPICAConfig, run_dir) -> dict:
         raise ValueError(f"ica_dtype must be 'float32' or 'float64', got {config.ica_dtype!r}")
     if config.cost not in ("flip", "ksg"):
         raise ValueError(f"cost must be 'flip' or 'ksg', got {config.cost!r}")
+
+
+def run(config: PPICAConfig, run_dir) -> dict:
+    from jaxdis import data
+
+    validate(config)
     start = time.perf_counter()
     images, labels = data.load_mnist(config.split)
     composite = data.make_rotated_composite(
@@ -476,6 +515,7 @@ EXPERIMENT = Experiment(
     summary="post-processed ICA (thesis ch. 6): FastICA + annealed cause grouping on rotated MNIST",
     make_config=make_config,
     run=run,
+    validate=validate,
 )
 
 

@@ -96,6 +96,44 @@ SELECTIONS = ("reconstruction", "accuracy")
 
 @dataclasses.dataclass(frozen=True)
 class XCovConfig:
+    """Cheung et al.'s XCov autoencoder studies (``jaxdis run xcov``; see the module docstring).
+
+    Attributes:
+      dataset: "mnist" (a user's own data comes through npz).
+      study: "table2", "labels", "options" or "all" (= table2 and labels).
+      model: "mnist", "conv_mnist" or "maxout_mnist" (Table 2's rows); with npz, "tfd",
+        "conv_tfd" or "conv_deconv_multipie".
+      seeds: models per setting, trained together.
+      seed: the PRNG seed.
+      epochs: training epochs (the paper states none).
+      batch_size: examples per minibatch (section 2.3: "mini-batches of N = 50").
+      alpha: eq. 3's weight of the reconstruction cost U.
+      beta: eq. 3's weight of the supervised cost S.
+      gamma: eq. 3's weight of the XCov penalty C.
+      ablation_gammas: gammas trained beside gamma in the table2 study; empty: none.
+      selection: Table 2's model selection criterion: "reconstruction" or "accuracy" on the
+        validation set.
+      learning_rate: AdaDelta's step (Zeiler 2012: 1).
+      rho: AdaDelta's decay.
+      eps: AdaDelta's stabiliser.
+      max_norm: max-norm of each unit's incoming weights after every update; 0: off (the
+        authors' configurations: about 0.9).
+      train_examples: the first n training images; 0: all (MNIST's 50,000, or the npz's).
+      npz: a labelled-images .npz (jaxdis.data.labelled_npz) to train `model` on instead of
+        MNIST; empty: MNIST.
+      labelled_per_class: the labels study's labelled examples per class.
+      labels_epochs: the labels study's epochs with the unlabelled rest (the others: the same
+        number of steps).
+      balanced_labels: the labels study appends its labelled examples, repeated, so half of
+        each epoch is labelled.
+      parzen_samples: decoded samples of the Parzen-window estimate (Goodfellow et al.: 10,000).
+      parzen_test: test images it scores (paper: all 10,000).
+      parzen_bandwidths: the bandwidths it selects from on the validation set.
+      n_shown: test digits in the style-transfer figures.
+      option_batch_sizes: the options study's minibatch sizes.
+      option_max_norms: the options study's max-norms (0: no constraint).
+    """
+
     dataset: str = "mnist"
     study: str = "all"  # "table2", "labels", "options" or "all" (= table2 and labels)
     model: str = "mnist"  # "mnist", "conv_mnist" or "maxout_mnist" (Table 2's rows)
@@ -130,6 +168,8 @@ def make_config(dataset: str | None) -> XCovConfig:
 
 
 def check_config(config: XCovConfig) -> None:
+    """Raises ValueError for a config that cannot run (`jaxdis run` calls it before it creates
+    the run folder, and ``run`` again)."""
     if config.study not in STUDIES:
         raise ValueError(f"study: expected one of {STUDIES}, got {config.study!r}")
     if config.npz:
@@ -954,6 +994,7 @@ EXPERIMENT = Experiment(
     make_config=make_config,
     run=run,
     datasets=("mnist",),
+    validate=check_config,
 )
 
 

@@ -132,6 +132,33 @@ def describe_sources(data_dir: str | os.PathLike | None = None) -> list[dict]:
     return rows
 
 
+def split_size(split: str, dataset: str = "mnist", data_dir: str | os.PathLike | None = None
+               ) -> int | None:
+    """How many images ``load_mnist(split)`` (or Fashion-MNIST's loader) would return, without
+    loading them: from the first source found (a directory of IDX files: 50,000, 10,000 and
+    10,000; the shipped sample: 8,000, 2,000 and 10,000), or None when that source is
+    tensorflow-datasets (whether it holds the data is only known when loading).
+
+    Raises FileNotFoundError, as the loader would, when no source holds the dataset.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+    spec = {"mnist": _MNIST, "fashion_mnist": _FASHION, "fashion-mnist": _FASHION}[dataset]
+    candidates = _candidates(spec, data_dir)
+    for candidate in candidates:
+        if not candidate.found:
+            continue
+        if candidate.source == "tfds":
+            return None
+        if candidate.source == "sample":
+            return {"train": N_SAMPLE_TRAIN, "validation": N_TEST_FILE - N_SAMPLE_TRAIN,
+                    "test": N_TEST_FILE}[split]
+        return {"train": N_TRAIN, "validation": N_TRAIN_FILE - N_TRAIN,
+                "test": N_TEST_FILE}[split]
+    raise FileNotFoundError(_missing_message(
+        spec, split, [f"{c.source}: {c.location}" for c in candidates]))
+
+
 # --------------------------------------------------------------------------- finding sources
 
 
