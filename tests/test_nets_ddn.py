@@ -8,6 +8,8 @@ import pytest
 
 from jaxdis.nets import (MLP, ASAEArchitecture, DDNArchitecture, asae_apply, decode, encode,
                          init_asae, init_ddn)
+from jaxdis.losses import ddn_encoding_loss
+from jaxdis.nets.ddn import CODE_NORM_EPS, standardize_codes
 
 ADDITIVE = DDNArchitecture(input_dim=784, n_code=10, encoder_layers=2, predictor_layers=2,
                            decoder_layers=1)
@@ -84,3 +86,69 @@ def test_networks_name_the_expected_input_shape():
     asae = ASAEArchitecture(input_dim=10)
     with pytest.raises(ValueError, match=r"ASAE input x"):
         asae_apply(asae, init_asae(jax.random.PRNGKey(0), asae), jnp.zeros((3, 11)))
+
+
+# ------------------------------------------------------------ code_norm="batch" (not the thesis)
+
+def _with_last_encoder_layer_scaled(params, name, factor):
+    """``params`` with the last Dense layer (kernel and bias) of encoder ``name`` times factor."""
+    net = dict(params["encoders"][name])
+    last = max(net, key=lambda layer: int(layer.split("_")[1]))
+    net[last] = {k: factor * v for k, v in net[last].items()}
+    return {**params, "encoders": {**params["encoders"], name: net}}
+
+
+def test_standardized_codes_have_zero_mean_and_unit_variance_per_unit():
+    scales = jnp.array([1e-2, 1.0, 30.0, 3e3])
+    z = (2.0 + jax.random.normal(jax.random.PRNGKey(0), (200, 4))) * scales
+    s = np.asarray(standardize_codes(z), np.float64)
+    np.testing.assert_allclose(s.mean(axis=0), 0.0, atol=1e-5)
+    variance = np.asarray(jnp.var(z, axis=0), np.float64)
+    np.testing.assert_allclose(s.var(axis=0), variance / (variance + CODE_NORM_EPS), rtol=1e-4)
+    np.testing.assert_allclose(s.var(axis=0)[1:], 1.0, rtol=1e-4)  # eps matters for tiny units
+    assert np.all(np.asarray(standardize_codes(jnp.ones((8, 3)))) == 0)  # a constant unit is 0
+
+
+def test_batch_code_norm_standardises_every_encoders_output_over_the_batch():
+    x = jax.random.uniform(jax.random.PRNGKey(1), (64, 20))
+    for shared in (False, True):
+        plain = DDNArchitecture(input_dim=20, n_code=4, hidden=16, shared_encoder=shared)
+        normed = DDNArchitecture(input_dim=20, n_code=4, hidden=16, shared_encoder=shared,
+                                 code_norm="batch")
+        params = init_ddn(jax.random.PRNGKey(2), plain)  # the norm has no parameters
+        for raw, code in zip(encode(plain, params, x), encode(normed, params, x)):
+            np.testing.assert_allclose(code, standardize_codes(raw), rtol=1e-6, atol=1e-6)
+            np.testing.assert_allclose(np.mean(code, 0), 0.0, atol=1e-5)
+            np.testing.assert_allclose(np.std(code, 0), 1.0, rtol=1e-3)
+    with pytest.raises(ValueError, match="code_norm: expected one of none, batch"):
+        DDNArchitecture(input_dim=20, code_norm="layer")
+
+
+def test_shrinking_an_encoder_cannot_shrink_its_normalised_code():
+    """Scaling f_a's last layer by 0.1 scales its raw code, and so eq. 9.6's dot product, by 0.1.
+    The normalised code is unchanged up to eps: standardize(0.1 z, eps) = standardize(z, 100 eps)
+    exactly, which differs from standardize(z, eps) by the factor
+    sqrt((var + eps) / (var + 100 eps)) per unit, under 1% here (var 0.05 to 0.15 for this small
+    untrained encoder; about 0.03 at the thesis's sizes, where the factor is still above 0.98)."""
+    arch = DDNArchitecture(input_dim=20, n_code=4, hidden=16, code_norm="batch")
+    plain = DDNArchitecture(input_dim=20, n_code=4, hidden=16)
+    x = jax.random.uniform(jax.random.PRNGKey(3), (128, 20))
+    params = init_ddn(jax.random.PRNGKey(4), arch)
+    shrunk = _with_last_encoder_layer_scaled(params, "f_a", 0.1)
+    z_a, z_b = encode(arch, params, x)
+    z_a_shrunk, z_b_same = encode(arch, shrunk, x)
+    raw, raw_shrunk = encode(plain, params, x)[0], encode(plain, shrunk, x)[0]
+    np.testing.assert_allclose(raw_shrunk, 0.1 * raw, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(z_a_shrunk, standardize_codes(raw, 100 * CODE_NORM_EPS),
+                               rtol=1e-5, atol=1e-5)
+    variance = np.var(np.asarray(raw), axis=0)
+    factor = np.sqrt((variance + CODE_NORM_EPS) / (variance + 100 * CODE_NORM_EPS))
+    np.testing.assert_allclose(z_a_shrunk, z_a * factor, rtol=1e-4, atol=1e-5)
+    assert np.all(factor > 0.99)
+    np.testing.assert_array_equal(z_b_same, z_b)
+    # A predictor that has caught the code (q_ba(z_b) = z_a): shrinking f_a cuts the plain
+    # eq. 9.6 tenfold, the normalised one by the eps factor only.
+    plain_ratio = ddn_encoding_loss(raw_shrunk, raw) / ddn_encoding_loss(raw, raw)
+    normed_ratio = ddn_encoding_loss(z_a_shrunk, z_a) / ddn_encoding_loss(z_a, z_a)
+    assert float(plain_ratio) == pytest.approx(0.1, rel=1e-4)
+    assert 0.99 < float(normed_ratio) <= 1.0

@@ -1,6 +1,8 @@
 """The DDN's training stages: each network moves only by the gradient of its own loss (eq. 9.7,
 9.10-9.12), stages leave the networks they do not train untouched, alpha's schedule."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,7 +10,8 @@ import optax
 import pytest
 
 from jaxdis.losses import (ddn_encoding_loss, ddn_finetune_encoding_loss, ddn_predictive_loss)
-from jaxdis.nets.ddn import ROLE_OF_NETWORK, DDNArchitecture, init_ddn
+from jaxdis.nets.ddn import (ROLE_OF_NETWORK, DDNArchitecture, encode, init_ddn,
+                             standardize_codes)
 from jaxdis.train import ddn, engine
 from jaxdis.train.optimizers import thesis_rmsprop
 
@@ -26,10 +29,12 @@ def _apply(params, name, inputs):
     return ARCH.network(name).apply({"params": params[ROLE_OF_NETWORK[name]][name]}, inputs)
 
 
-def _own_losses(params, stage, alpha):
-    """Each network's own loss, written out in full from the thesis (every network recomputed)."""
+def _own_losses(params, stage, alpha, normalised=False):
+    """Each network's own loss, written out in full from the thesis (every network recomputed);
+    ``normalised``: the codes standardised over the batch first (code_norm="batch")."""
     def z(p):
-        return _apply(p, "f_a", X), _apply(p, "f_b", X)
+        codes = _apply(p, "f_a", X), _apply(p, "f_b", X)
+        return tuple(map(standardize_codes, codes)) if normalised else codes
 
     def joint(p):
         return _apply(p, "g_ab", jnp.concatenate(z(p), -1))
@@ -53,10 +58,10 @@ def _own_losses(params, stage, alpha):
     return losses
 
 
-def _own_grads(params, stage, alpha=None):
+def _own_grads(params, stage, alpha=None, normalised=False):
     """d(own loss)/d(own params) of every network the stage trains, by plain jax.grad."""
     grads = {}
-    for name, loss in _own_losses(params, stage, alpha).items():
+    for name, loss in _own_losses(params, stage, alpha, normalised).items():
         role = ROLE_OF_NETWORK[name]
 
         def own(net_params, role=role, name=name, loss=loss):
@@ -153,6 +158,67 @@ def test_section_9_3_optimizers_encoders_ten_times_slower():
     assert lr == pytest.approx({"encoders": 1e-4, "predictors": 1e-3, "decoders": 1e-3})
     np.testing.assert_allclose(momentum, 0.9, rtol=1e-6)
     assert thesis_rmsprop(1e-3).eps_in_sqrt is False
+
+
+# ------------------------------------------------------------ code_norm="batch" (not the thesis)
+
+NORMED = dataclasses.replace(ARCH, code_norm="batch")
+
+
+@pytest.mark.parametrize("stage", ["encoders", "end_to_end"])
+def test_with_batch_code_norm_each_network_gets_the_gradient_of_its_loss_on_normalised_codes(
+        stage):
+    """The gradient flows through the batch statistics: the twin standardises the codes it
+    recomputes, and each network's routed gradient matches it."""
+    alpha = float(SCHEDULE.alpha_at(1)) if stage == "end_to_end" else None
+    want = jax.jit(_own_grads, static_argnums=(1, 2, 3))(PARAMS, stage, alpha, True)
+    routed = jax.jit(lambda p: ddn.stage_losses_and_grads(
+        NORMED, SCHEDULE, stage, p, X, jax.random.PRNGKey(1), jnp.int32(1))[1])(PARAMS)
+    for name, grad in want.items():
+        # an encoder's last bias has gradient 0 up to rounding (the mean is subtracted), so the
+        # absolute tolerance follows the scale of the network's whole gradient
+        scale = max(float(np.max(np.abs(leaf))) for leaf in jax.tree.leaves(grad))
+        for a, b in zip(jax.tree.leaves(routed[ROLE_OF_NETWORK[name]][name]),
+                        jax.tree.leaves(grad)):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * scale)
+    last_bias = want["f_a"]["Dense_1"]["bias"]
+    assert np.max(np.abs(last_bias)) < 1e-5 * np.max(np.abs(want["f_a"]["Dense_1"]["kernel"]))
+    plain = _own_grads(PARAMS, "encoders")["f_a"]  # and it is not the plain gradient
+    assert not np.allclose(want["f_a"]["Dense_0"]["kernel"], plain["Dense_0"]["kernel"],
+                           rtol=1e-2)
+
+
+def test_batch_code_norm_trains_under_jit_and_vmap_with_probe_statistics():
+    """Two seeds, one epoch of each stage, vmapped: finite losses and probe metrics; the probe's
+    codes are standardised with the probe set's own statistics, so their spread is 1."""
+    program = ddn.ddn_program(NORMED, SCHEDULE)
+    states = engine.init_states(program, engine.seed_keys(0, 2))
+    probe = jax.random.uniform(jax.random.PRNGKey(9), (40, 12))
+    for index, stage in enumerate(program.stages):
+        states, metrics = engine.compiled_epochs(program, index, 1)(states, X, probe,
+                                                                    jnp.int32(0))
+        for name, value in metrics.items():
+            assert np.all(np.isfinite(np.asarray(value))), (stage.name, name)
+        np.testing.assert_allclose(metrics["code_a_std"], 1.0, rtol=1e-3)
+        np.testing.assert_allclose(metrics["code_b_std"], 1.0, rtol=1e-3)
+    assert np.all(np.asarray(states.alive))
+
+
+@pytest.mark.parametrize("change", [dict(shared_encoder=True), dict(encoding="xcov")])
+def test_batch_code_norm_holds_for_the_shared_encoder_and_the_xcov_baseline(change):
+    arch = dataclasses.replace(NORMED, **{k: v for k, v in change.items()
+                                          if k == "shared_encoder"})
+    schedule = dataclasses.replace(SCHEDULE, **{k: v for k, v in change.items()
+                                                if k == "encoding"})
+    params = init_ddn(jax.random.PRNGKey(6), arch)
+    z_a, z_b = encode(arch, params, X)
+    for code in (z_a, z_b):
+        np.testing.assert_allclose(np.std(code, 0), 1.0, rtol=1e-3)
+    for stage in ddn.STAGE_NAMES:
+        losses, grads = jax.jit(lambda p, stage=stage: ddn.stage_losses_and_grads(
+            arch, schedule, stage, p, X, jax.random.PRNGKey(1), jnp.int32(0)))(params)
+        assert all(np.isfinite(float(v)) for v in losses.values()), stage
+        assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads)), stage
 
 
 def test_counted_flops_follow_the_layer_shapes():

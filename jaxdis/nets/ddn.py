@@ -13,6 +13,23 @@ linear map, for the "too shallow" end of section 9.5.2).
 ``shared_encoder=True`` is the ablation of section 9.5.1: one encoder ``f_ab: x -> (z_a, z_b)``
 (2N outputs, split in half) replaces f_a and f_b. The thesis found it unstable.
 
+``code_norm="batch"`` is NOT in the thesis: each code is standardised over the batch right at the
+encoder's output (:func:`standardize_codes`), per unit j over the B rows of the batch::
+
+    z_ij <- (z_ij - mean_i z_ij) / sqrt(var_i z_ij + eps),   var the biased variance, eps = 1e-5
+
+Why: the encoding loss z_a . q_ba(z_b) (eq. 9.6) can be lowered by shrinking the code as well as
+by making it unpredictable, and shrinking codes (then dead ReLUs) is how our stage-1 runs fail
+(experiments/results/part3.md). With unit-variance codes, eq. 9.6 becomes a correlation between
+the code and its prediction that the encoder can only remove. The normalisation is part of the
+encoder's forward pass (:func:`apply_network`), so every consumer (predictors, encoding losses,
+decoders, reconstruction terms, the XCov baseline, probes) sees the normalised code, and the
+gradient flows through the batch statistics, like batch normalisation in training. There are
+no learned scale and shift (they would give the shrinking back). Statistics are always those of
+the rows passed in: a minibatch in training, the whole probe set when a probe set is encoded in
+one call (the per-epoch probe metrics, the final codes of ``jaxdis run ddn``). For a shared
+encoder f_ab the 2N units are standardised the same way, which is each half standardised.
+
 Parameters are ``{"encoders": {"f_a", "f_b"}, "predictors": {"q_ab", "q_ba"}, "decoders":
 {"g_a", "g_b", "g_ab"}}``, each leaf dict the Flax parameters of one :class:`~jaxdis.nets.mlp.MLP`.
 The losses and the training stages that use them are in :mod:`jaxdis.train.ddn`.
@@ -31,6 +48,24 @@ ROLE_OF_NETWORK = {"f_a": "encoders", "f_b": "encoders", "q_ab": "predictors",
                    "q_ba": "predictors", "g_a": "decoders", "g_b": "decoders", "g_ab": "decoders",
                    "f_ab": "encoders"}  # f_ab: the shared encoder of the ablation only
 ROLES = ("encoders", "predictors", "decoders")
+ENCODERS = ("f_a", "f_b", "f_ab")
+CODE_NORMS = ("none", "batch")
+CODE_NORM_EPS = 1e-5
+
+
+def check_code_norm(code_norm) -> None:
+    """Raises ValueError naming the valid values unless ``code_norm`` is one of CODE_NORMS."""
+    if code_norm not in CODE_NORMS:
+        raise ValueError(f"code_norm: expected one of {', '.join(CODE_NORMS)}, got {code_norm!r}")
+
+
+def standardize_codes(z: jax.Array, eps: float = CODE_NORM_EPS) -> jax.Array:
+    """Each unit (column) of ``z`` (batch, units) standardised over the batch: zero mean and
+    variance var / (var + eps), i.e. unit variance unless the unit is nearly constant (a constant
+    unit becomes 0). Differentiable through the mean and the variance."""
+    mean = jnp.mean(z, axis=0, keepdims=True)
+    variance = jnp.mean(jnp.square(z - mean), axis=0, keepdims=True)
+    return (z - mean) * jax.lax.rsqrt(variance + eps)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +79,7 @@ class DDNArchitecture:
     decoder_layers: int = 1
     hidden: int = 1000
     shared_encoder: bool = False
+    code_norm: str = "none"   # or "batch": codes standardised over the batch (not the thesis)
 
     def __post_init__(self):
         for name in ("input_dim", "n_code", "hidden"):
@@ -57,6 +93,7 @@ class DDNArchitecture:
         if not isinstance(self.shared_encoder, bool):
             raise ValueError(f"DDNArchitecture.shared_encoder: expected a bool, got "
                              f"{self.shared_encoder!r}")
+        check_code_norm(self.code_norm)
 
     @property
     def network_names(self) -> tuple[str, ...]:
@@ -99,16 +136,23 @@ def init_ddn(key: jax.Array, arch: DDNArchitecture) -> dict:
 
 
 def apply_network(arch: DDNArchitecture, params: dict, name: str, inputs: jax.Array) -> jax.Array:
-    """Network ``name`` of the DDN applied to ``inputs`` (batch, in_dim)."""
+    """Network ``name`` of the DDN applied to ``inputs`` (batch, in_dim). An encoder's output is
+    its code as the rest of the DDN sees it: with ``arch.code_norm == "batch"``, standardised over
+    the rows of ``inputs`` (see the module docstring)."""
     expected = arch.network_input_dim(name)
     if inputs.ndim != 2 or inputs.shape[-1] != expected:
         raise ValueError(f"DDN {name} input: expected shape (batch, {expected}), got {inputs.shape}")
     net_params = params[ROLE_OF_NETWORK[name]][name]
-    return arch.network(name).apply({"params": net_params}, inputs)
+    out = arch.network(name).apply({"params": net_params}, inputs)
+    if name in ENCODERS and arch.code_norm == "batch":
+        out = standardize_codes(out)
+    return out
 
 
 def encode(arch: DDNArchitecture, params: dict, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(z_a, z_b) = (f_a(x), f_b(x)), thesis eq. 9.13; the two halves of f_ab(x) if shared."""
+    """(z_a, z_b) = (f_a(x), f_b(x)), thesis eq. 9.13; the two halves of f_ab(x) if shared.
+    With ``code_norm="batch"`` the codes are standardised over the rows of ``x``: encode a whole
+    probe set in one call to use its statistics."""
     if arch.shared_encoder:
         z = apply_network(arch, params, "f_ab", x)
         return z[..., :arch.n_code], z[..., arch.n_code:]
