@@ -1,4 +1,5 @@
-"""Optimizers by role: the thesis's RMSprop (eq. 7.3-7.4), per-role and per-seed learning rates."""
+"""Optimizers by role: the thesis's RMSprop (eq. 7.3-7.4) and its readings, per-role and per-seed
+learning rates."""
 
 import jax
 import jax.numpy as jnp
@@ -6,8 +7,9 @@ import numpy as np
 import optax
 import pytest
 
-from jaxdis.train.optimizers import (OptimizerSpec, get_hyperparams, make_optimizer,
-                                     one_optimizer, set_hyperparams, thesis_rmsprop)
+from jaxdis.train.optimizers import (RMSPROP_READINGS, OptimizerSpec, get_hyperparams,
+                                     make_optimizer, one_optimizer, rmsprop_reading,
+                                     rmsprop_spec, set_hyperparams, thesis_rmsprop)
 
 
 def _grads(n_steps, shape=(5, 3), seed=0):
@@ -127,3 +129,112 @@ def test_bad_specs_and_params_name_what_was_expected():
         set_hyperparams(state, "enc", learning_rat=1.0)
     with pytest.raises(ValueError, match="no role"):
         set_hyperparams(state, "dec", learning_rate=1.0)
+
+
+# ------------------------------------------------------------ readings of section 9.3's RMSprop
+
+def _reading_reference(name, grads, lr, mu):
+    """Float64 NumPy transcriptions, written from each source's own formula, of the parameter
+    updates (W_t - W_{t-1}) of the five readings of "RMSprop ... momentum 0.9" (decay 0.9)."""
+    v = np.ones_like(grads[0]) if name == "tf1" else np.zeros_like(grads[0])  # TF1: rms slot = 1
+    m = np.zeros_like(grads[0])
+    steps = []
+    for g in grads:
+        if name == "heavy-ball":   # eq. 7.4 (eps outside the root) + eq. 7.3's heavy ball
+            v = 0.9 * v + 0.1 * g**2
+            m = mu * m + lr * g / (np.sqrt(v) + 1e-8)
+            steps.append(-m)
+        elif name == "decay":      # Keras 1: new_a = rho a + (1 - rho) g^2; p - lr g/(sqrt+eps)
+            v = 0.9 * v + 0.1 * g**2
+            steps.append(-lr * g / (np.sqrt(v) + 1e-8))
+        elif name == "printed":    # eq. 7.4 as printed: v = g^2 + gamma v
+            v = g**2 + 0.9 * v
+            steps.append(-lr * g / (np.sqrt(v) + 1e-8))
+        elif name == "tf1":        # ApplyRMSProp: ms = rho ms + (1 - rho) g^2,
+            v = 0.9 * v + 0.1 * g**2       # mom = momentum mom + lr g / sqrt(ms + eps),
+            m = mu * m + lr * g / np.sqrt(v + 1e-10)     # var -= mom
+            steps.append(-m)
+        elif name == "lasagne":    # accu = rho accu + (1 - rho) g^2; p - lr g / sqrt(accu + eps)
+            v = 0.9 * v + 0.1 * g**2
+            steps.append(-lr * g / np.sqrt(v + 1e-6))
+    return np.stack(steps)
+
+
+def _varied_grads(n_steps, shape=(4, 3), seed=11):
+    """Nonzero gradients: per element a fixed sign and a scale from 1e-4 to 3 (small enough for
+    each reading's eps to matter), times a per-step factor from 0.3 to 3."""
+    rng = np.random.default_rng(seed)
+    scale = rng.choice([-1.0, 1.0], size=shape) * 10.0 ** rng.uniform(-4, 0.5, size=shape)
+    return scale * rng.uniform(0.3, 3.0, size=(n_steps,) + shape)
+
+
+def _updates(tx, grads_by_role):
+    """The updates of ``tx`` step by step, {role: (steps, ...)}, in float32."""
+    params = {r: jnp.zeros(g.shape[1:], jnp.float32) for r, g in grads_by_role.items()}
+    state, out = tx.init(params), {r: [] for r in grads_by_role}
+    for t in range(len(next(iter(grads_by_role.values())))):
+        updates, state = tx.update({r: jnp.asarray(g[t], jnp.float32)
+                                    for r, g in grads_by_role.items()}, state, params)
+        params = optax.apply_updates(params, updates)
+        for r in out:
+            out[r].append(np.asarray(updates[r]))
+    return {r: np.stack(v) for r, v in out.items()}
+
+
+def _max_relative_error(got, want):
+    return float(np.max(np.abs(got - want) / np.abs(want)))
+
+
+@pytest.mark.parametrize("name, momentum", [
+    ("heavy-ball", 0.9), ("heavy-ball", 0.5), ("decay", 0.9), ("decay", 0.0), ("printed", 0.9),
+    ("tf1", 0.9), ("tf1", 0.5), ("lasagne", 0.9), ("thesis", 0.9)])
+def test_each_rmsprop_reading_of_the_ddn_steps_as_its_source_writes_it(name, momentum):
+    """Every role of the DDN's optimizer, 12 steps, against the float64 transcription; the signs
+    of each element's gradients are fixed, so momentum never cancels and the relative error of
+    every element of every step is meaningful. float32 keeps it within a few ulps."""
+    from jaxdis.train import ddn
+
+    schedule = ddn.DDNSchedule(rmsprop=name, momentum=momentum)
+    lrs = {"encoders": schedule.encoder_lr, "predictors": schedule.predictor_lr,
+           "decoders": schedule.decoder_lr}
+    grads = {role: _varied_grads(12, seed=i) for i, role in enumerate(lrs)}
+    got = _updates(ddn.ddn_optimizer(schedule), grads)
+    canonical = {"thesis": "heavy-ball"}.get(name, name)
+    for role, lr in lrs.items():
+        want = _reading_reference(canonical, grads[role], lr, momentum)
+        assert _max_relative_error(got[role], want) < 1e-5, role
+
+
+def test_the_printed_reading_is_optax_rmsprop_with_learning_rate_and_eps_rescaled():
+    """v_t = g^2 + gamma v_{t-1} is u_t / (1 - gamma) for the decaying average u_t, so
+    eta g / (sqrt(v) + eps) = sqrt(1 - gamma) eta g / (sqrt(u) + sqrt(1 - gamma) eps)."""
+    lr, root = 1e-3, np.sqrt(0.1)
+    printed = make_optimizer({"w": rmsprop_spec("printed", lr)})
+    rescaled = optax.rmsprop(root * lr, decay=0.9, eps=root * 1e-8, eps_in_sqrt=False)
+    for grads in (_varied_grads(10, seed=2), 1e-8 * _varied_grads(10, seed=2)):
+        ours = _updates(printed, {"w": grads})["w"]
+        assert _max_relative_error(ours, _updates(rescaled, {"w": grads})["w"]) < 1e-5
+    # eps must scale too: with gradients near eps, rescaling the learning rate alone differs.
+    tiny = 1e-8 * _varied_grads(10, seed=2)
+    lr_only = optax.rmsprop(root * lr, decay=0.9, eps=1e-8, eps_in_sqrt=False)
+    assert _max_relative_error(_updates(lr_only, {"w": tiny})["w"],
+                               _updates(printed, {"w": tiny})["w"]) > 0.1
+
+
+def test_momentum_applies_to_the_readings_with_a_momentum_term_and_is_refused_elsewhere():
+    grads = {"w": _varied_grads(6, seed=4)}
+
+    def run(name, momentum):
+        return _updates(make_optimizer({"w": rmsprop_spec(name, 1e-3, momentum)}), grads)["w"]
+
+    for name in ("heavy-ball", "tf1"):  # mu is the heavy ball's coefficient
+        assert _max_relative_error(run(name, 0.5), run(name, 0.9)) > 0.1
+    for name in ("decay", "printed", "lasagne"):  # no momentum term: 0.9 and 0 are the same
+        np.testing.assert_array_equal(run(name, 0.9), run(name, 0.0))
+        assert rmsprop_spec(name, 1e-3).momentum == 0.0
+        with pytest.raises(ValueError, match=r"momentum=0.5 .* heavy-ball, tf1"):
+            rmsprop_spec(name, 1e-3, momentum=0.5)
+    np.testing.assert_array_equal(run("thesis", 0.9), run("heavy-ball", 0.9))  # the old name
+    with pytest.raises(ValueError, match="heavy-ball, decay, printed, tf1, lasagne"):
+        rmsprop_reading("keras")
+    assert set(RMSPROP_READINGS) == {"heavy-ball", "decay", "printed", "tf1", "lasagne"}

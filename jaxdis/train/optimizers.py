@@ -18,18 +18,56 @@ eps_in_sqrt, momentum)``)::
 
 The thesis's eq. 7.4 is RMSprop without momentum, ``v_t = g_t**2 + gamma v_{t-1}`` (the PDF
 drops the (1 - gamma) factor of the decaying average it describes in the prose) and
-``W_t = W_{t-1} - eta / (sqrt(v_t) + eps) g_t``: eps OUTSIDE the square root. Section 9.3 adds
-momentum 0.9 to it for the DDN; eq. 7.3 defines momentum as a heavy-ball sum of past steps. So the
-variant that reproduces the thesis as written is optax's RMSprop with ``eps_in_sqrt=False``,
-``initial_scale=0`` (a decaying average of squares starts from nothing) and heavy-ball momentum
-on the scaled step. With a constant learning rate the last choice is the same as PyTorch's
-``RMSprop(momentum=...)`` (``buf = mu buf + g / (sqrt(v) + eps); W -= lr buf``); TensorFlow 1's
-``RMSPropOptimizer`` differs in starting ``nu`` at 1 (tiny first steps) and putting eps inside the
-root. The thesis names neither its framework nor its decay; we take decay 0.9 (Hinton's lecture,
-Keras and TF1 defaults) and eps 1e-8, and expose both, with ``eps_in_sqrt`` and
-``initial_scale``, on :class:`OptimizerSpec` so the other variants are one field away.
-:func:`thesis_rmsprop` is this variant; ``tests/test_train_optimizers.py`` checks it step by step
-against a float64 NumPy transcription of eq. 7.3-7.4.
+``W_t = W_{t-1} - eta / (sqrt(v_t) + eps) g_t``: eps OUTSIDE the square root. Section 9.3 trains
+the DDN with "RMSprop ... learning rate 1e-4 and momentum 0.9" and names neither its framework nor
+RMSprop's decay. That sentence has several readings; :data:`RMSPROP_READINGS` names five, all with
+decay gamma = 0.9 (Hinton's lecture and the default of every framework of the time), learning
+rate eta, heavy-ball coefficient mu (the caller's ``momentum``)::
+
+    heavy-ball  v_t = 0.9 v_{t-1} + 0.1 g_t**2                          v_0 = 0
+                m_t = mu m_{t-1} + eta g_t / (sqrt(v_t) + 1e-8)         m_0 = 0
+                W_t = W_{t-1} - m_t
+                (eq. 7.4 with eq. 7.3's heavy ball on the scaled step; PyTorch's
+                RMSprop(alpha=0.9, eps=1e-8, momentum=0.9) at a constant learning rate)
+    decay       v_t = 0.9 v_{t-1} + 0.1 g_t**2                          v_0 = 0
+                W_t = W_{t-1} - eta g_t / (sqrt(v_t) + 1e-8)
+                (the 0.9 is RMSprop's decay, Keras's and Lasagne's rho; no momentum term;
+                Keras 1's RMSprop(lr, rho=0.9, epsilon=1e-8))
+    printed     v_t = g_t**2 + 0.9 v_{t-1}                              v_0 = 0
+                W_t = W_{t-1} - eta g_t / (sqrt(v_t) + 1e-8)
+                (eq. 7.4 exactly as printed: a leaky SUM of squares, which settles near
+                10 g**2 rather than g**2, so steps are sqrt(10) times smaller; no momentum term)
+    tf1         ms_t  = 0.9 ms_{t-1} + 0.1 g_t**2                       ms_0 = 1
+                mom_t = mu mom_{t-1} + eta g_t / sqrt(ms_t + 1e-10)     mom_0 = 0
+                W_t   = W_{t-1} - mom_t
+                (tf.train.RMSPropOptimizer(eta, decay=0.9, momentum=0.9, epsilon=1e-10))
+    lasagne     v_t = 0.9 v_{t-1} + 0.1 g_t**2                          v_0 = 0
+                W_t = W_{t-1} - eta g_t / sqrt(v_t + 1e-6)
+                (lasagne.updates.rmsprop(loss, params, eta, rho=0.9, epsilon=1e-6); no
+                momentum term)
+
+``tf1`` reads "momentum 0.9" as TF1's own ``momentum`` argument (its decay is 0.9 by default):
+a TF1 user writing "RMSprop with momentum 0.9" passed ``momentum=0.9``, and TF1's momentum is
+the heavy ball above on the learning-rate-scaled step. Keras and Lasagne have no momentum
+argument, so there "momentum 0.9" can only have been the decay rho (``decay``, ``lasagne``).
+
+**The momentum rule.** ``momentum`` is the coefficient mu of a reading's momentum term, so it
+applies to ``heavy-ball`` and ``tf1`` only. The other three read the thesis's 0.9 as RMSprop's
+decay and have no momentum term: for them ``momentum`` must be 0.9 (the thesis's value, already
+spent as the decay) or 0 (no momentum, said outright); any other value is refused rather than
+silently ignored (:func:`rmsprop_reading`).
+
+``printed`` is a transformation of its own (:func:`scale_by_printed_rms`). It also equals optax's
+RMSprop with both the learning rate and eps rescaled: with u_t = (1 - gamma) v_t (the decaying
+average, from u_0 = (1 - gamma) v_0), sqrt(v_t) = sqrt(u_t) / sqrt(1 - gamma), so
+
+    eta g_t / (sqrt(v_t) + eps) = eta' g_t / (sqrt(u_t) + eps'),
+    eta' = sqrt(1 - gamma) eta,   eps' = sqrt(1 - gamma) eps,
+
+an identity ``tests/test_train_optimizers.py`` checks (rescaling eta alone would leave eps
+1 / sqrt(1 - gamma), about 3.2, times larger than eq. 7.4's). Every reading is checked there
+step by step against a float64 NumPy transcription of the formulas above. :func:`thesis_rmsprop`
+is the ``heavy-ball`` reading with a free momentum (the ASAE's RMSprop, with momentum 0).
 """
 
 from __future__ import annotations
@@ -57,6 +95,9 @@ class OptimizerSpec:
       eps: the stabiliser of the denominator.
       eps_in_sqrt: RMSprop only: eps inside the root (optax's default) or outside (eq. 7.4).
       initial_scale: RMSprop only: the starting value of the average of squares.
+      one_minus_decay: RMSprop only: True, the new squared gradient enters the average with
+        weight (1 - decay) (the decaying average of the thesis's prose and of every framework);
+        False, with weight 1 (eq. 7.4 as printed, :func:`scale_by_printed_rms`).
     """
 
     name: str = "rmsprop"
@@ -66,6 +107,7 @@ class OptimizerSpec:
     eps: float = 1e-8
     eps_in_sqrt: bool = False
     initial_scale: float = 0.0
+    one_minus_decay: bool = True
 
     def __post_init__(self):
         if self.name not in OPTIMIZER_NAMES:
@@ -84,12 +126,92 @@ def thesis_rmsprop(learning_rate: float, momentum: float = 0.9, decay: float = 0
                          initial_scale=0.0)
 
 
-def _rmsprop(learning_rate, decay, eps, initial_scale, momentum, eps_in_sqrt):
+@dataclasses.dataclass(frozen=True)
+class RMSpropReading:
+    """One reading of section 9.3's "RMSprop ... momentum 0.9" (see the module docstring)."""
+
+    eps: float
+    eps_in_sqrt: bool
+    initial_scale: float
+    one_minus_decay: bool   # False: eq. 7.4 as printed, v_t = g_t**2 + decay v_{t-1}
+    has_momentum: bool      # a heavy-ball term whose coefficient is the caller's ``momentum``
+    source: str
+
+
+RMSPROP_DECAY = 0.9      # gamma of every reading
+THESIS_MOMENTUM = 0.9    # section 9.3's "momentum 0.9"
+RMSPROP_READINGS = {
+    "heavy-ball": RMSpropReading(1e-8, False, 0.0, True, True,
+                                 "eq. 7.4 plus eq. 7.3's heavy ball (PyTorch's RMSprop)"),
+    "decay": RMSpropReading(1e-8, False, 0.0, True, False,
+                            "the 0.9 as RMSprop's decay, eq. 7.4's eps (Keras 1's RMSprop)"),
+    "printed": RMSpropReading(1e-8, False, 0.0, False, False, "eq. 7.4 exactly as printed"),
+    "tf1": RMSpropReading(1e-10, True, 1.0, True, True,
+                          "tf.train.RMSPropOptimizer(lr, decay=0.9, momentum=0.9)"),
+    "lasagne": RMSpropReading(1e-6, True, 0.0, True, False,
+                              "lasagne.updates.rmsprop(lr, rho=0.9, epsilon=1e-6)"),
+}
+# Old names: "thesis" was the heavy-ball reading. ("lasagne" kept its name but not its meaning:
+# it used to carry the heavy ball as well; "tf1" is unchanged.)
+RMSPROP_ALIASES = {"thesis": "heavy-ball"}
+
+
+def rmsprop_reading(name: str, momentum: float = THESIS_MOMENTUM) -> RMSpropReading:
+    """The reading ``name`` (an old name mapped), after checking ``momentum`` against it.
+
+    Raises ValueError naming the valid readings for an unknown name, and for a ``momentum`` the
+    reading would ignore: one other than 0.9 or 0 for a reading without a momentum term."""
+    canonical = RMSPROP_ALIASES.get(name, name)
+    if canonical not in RMSPROP_READINGS:
+        raise ValueError(f"rmsprop: expected one of {', '.join(RMSPROP_READINGS)} (old name: "
+                         f"'thesis' = 'heavy-ball'), got {name!r}")
+    reading = RMSPROP_READINGS[canonical]
+    if not reading.has_momentum and momentum not in (0.0, THESIS_MOMENTUM):
+        with_momentum = ", ".join(n for n, r in RMSPROP_READINGS.items() if r.has_momentum)
+        raise ValueError(f"momentum={momentum} with rmsprop={name!r}: this reading has no "
+                         f"momentum term (it reads the thesis's 0.9 as RMSprop's decay), so "
+                         f"momentum must be {THESIS_MOMENTUM} or 0; momentum applies to "
+                         f"{with_momentum}")
+    return reading
+
+
+def rmsprop_spec(name: str, learning_rate: float,
+                 momentum: float = THESIS_MOMENTUM) -> OptimizerSpec:
+    """The :class:`OptimizerSpec` of reading ``name`` (see :data:`RMSPROP_READINGS`): decay 0.9,
+    and heavy-ball ``momentum`` if the reading has a momentum term (none otherwise)."""
+    reading = rmsprop_reading(name, momentum)
+    return OptimizerSpec("rmsprop", learning_rate,
+                         momentum if reading.has_momentum else 0.0, RMSPROP_DECAY, reading.eps,
+                         reading.eps_in_sqrt, reading.initial_scale, reading.one_minus_decay)
+
+
+def scale_by_printed_rms(decay, eps, initial_scale=0.0,
+                         eps_in_sqrt: bool = False) -> optax.GradientTransformation:
+    """Eq. 7.4 exactly as printed: ``v_t = g_t**2 + decay * v_{t-1}`` (no (1 - decay) factor),
+    ``v_0 = initial_scale``, and the update ``g_t / (sqrt(v_t) + eps)`` (``/ sqrt(v_t + eps)``
+    with ``eps_in_sqrt``). Its state is optax's ``ScaleByRmsState``."""
+
+    def init(params):
+        return optax.ScaleByRmsState(nu=optax.tree.full_like(params, initial_scale))
+
+    def update(updates, state, params=None):
+        del params
+        nu = jax.tree.map(lambda g, n: g * g + decay * n, updates, state.nu)
+        if eps_in_sqrt:
+            scaled = jax.tree.map(lambda g, n: g * jax.lax.rsqrt(n + eps), updates, nu)
+        else:
+            scaled = jax.tree.map(lambda g, n: g / (jnp.sqrt(n) + eps), updates, nu)
+        return scaled, optax.ScaleByRmsState(nu=nu)
+
+    return optax.GradientTransformation(init, update)
+
+
+def _rmsprop(learning_rate, decay, eps, initial_scale, momentum, eps_in_sqrt, one_minus_decay):
     # momentum is a hyperparameter array here (it may differ per seed), so it is always applied:
     # optax.trace with decay 0 is exactly "no momentum".
+    scale = optax.scale_by_rms if one_minus_decay else scale_by_printed_rms
     return optax.chain(
-        optax.scale_by_rms(decay=decay, eps=eps, initial_scale=initial_scale,
-                           eps_in_sqrt=eps_in_sqrt),
+        scale(decay=decay, eps=eps, initial_scale=initial_scale, eps_in_sqrt=eps_in_sqrt),
         optax.scale_by_learning_rate(learning_rate),
         optax.trace(decay=momentum, nesterov=False),
     )
@@ -102,10 +224,11 @@ def _sgd(learning_rate, momentum):
 def one_optimizer(spec: OptimizerSpec) -> optax.GradientTransformation:
     """The transformation of one role, with its numeric settings injected as hyperparameters."""
     if spec.name == "rmsprop":
-        return optax.inject_hyperparams(_rmsprop, static_args=("eps_in_sqrt",))(
+        return optax.inject_hyperparams(_rmsprop,
+                                        static_args=("eps_in_sqrt", "one_minus_decay"))(
             learning_rate=spec.learning_rate, decay=spec.decay, eps=spec.eps,
             initial_scale=spec.initial_scale, momentum=spec.momentum,
-            eps_in_sqrt=spec.eps_in_sqrt)
+            eps_in_sqrt=spec.eps_in_sqrt, one_minus_decay=spec.one_minus_decay)
     if spec.name == "adam":
         return optax.inject_hyperparams(optax.adam)(learning_rate=spec.learning_rate, eps=spec.eps)
     if spec.name == "sgd":
