@@ -77,6 +77,42 @@ def test_additive_causes_are_the_halved_digits(digits):
     np.testing.assert_allclose(composite.cause_b, images[composite.index_b] / 2, atol=1e-7)
 
 
+@pytest.mark.parametrize("kind, values", [("simple", [0.0, 1.0]), ("additive", [0.0, 0.5, 1.0]),
+                                          ("occlusive", [0.0, 1.0])])
+def test_binarised_composites_combine_the_digits_thresholded_at_one_half(digits, kind, values):
+    images, labels = digits
+    composite = data.make_composite(kind, images, labels, 200, seed=2, binarize=True)
+    grey = data.make_composite(kind, images, labels, 200, seed=2)
+    np.testing.assert_array_equal(composite.index_b, grey.index_b)  # the same pairs
+    assert len(np.setdiff1d(grey.x, values)) > 0  # the MNIST files are not binary
+    np.testing.assert_array_equal(np.unique(composite.x), values)
+    assert_recombines_exactly(composite)
+    a = (images[composite.index_a] > 0.5).astype(np.float32)
+    b = (images[composite.index_b] > 0.5).astype(np.float32)
+    if kind == "simple":  # side by side; each cause the binary digit on its own half
+        np.testing.assert_array_equal(composite.x, np.concatenate([a, b], axis=2))
+        np.testing.assert_array_equal(composite.cause_a[:, :, :28], a)
+        np.testing.assert_array_equal(composite.cause_a[:, :, 28:], 0.0)
+        np.testing.assert_array_equal(composite.cause_b[:, :, 28:], b)
+    elif kind == "additive":  # (a + b) / 2; each cause the halved binary digit
+        np.testing.assert_array_equal(composite.x, (a + b) / 2)
+        np.testing.assert_array_equal(composite.cause_a, a / 2)
+        np.testing.assert_array_equal(composite.cause_b, b / 2)
+    else:  # a logical OR; each cause the binary digit
+        np.testing.assert_array_equal(composite.x, np.logical_or(a, b).astype(np.float32))
+        np.testing.assert_array_equal(composite.cause_a, a)
+        np.testing.assert_array_equal(composite.cause_b, b)
+
+
+def test_binarize_is_refused_for_plain_mnist_in_the_ddn_config():
+    from experiments import ddn
+
+    assert ddn.DDNConfig(dataset="occlusive", binarize=True).binarize
+    with pytest.raises(ValueError, match=r"binarize=true needs a composite dataset \(simple, "
+                                         r"additive, occlusive\); got dataset 'mnist'"):
+        ddn.DDNConfig(dataset="mnist", binarize=True)
+
+
 def test_the_seed_decides_the_pairs(digits):
     images, labels = digits
     first = data.make_composite("additive", images, labels, 100, seed=5)
@@ -316,6 +352,19 @@ def test_load_composite_pairs_the_whole_split(monkeypatch):
     np.testing.assert_array_equal(composite.label_b, labels[composite.index_b])
     np.testing.assert_allclose(composite.cause_a, 2 * images[composite.index_a] - 1, atol=1e-6)
     assert -1.0 <= composite.x.min() and composite.x.max() <= 1.0
+
+
+def test_load_composite_passes_binarize_on(monkeypatch):
+    monkeypatch.delenv("JAXDIS_DATA_DIR", raising=False)
+    monkeypatch.setattr(mnist_module, "_sample_warned", True)
+    monkeypatch.setattr(mnist_module, "_tfds_candidate", lambda dataset: mnist_module._Candidate(
+        "tfds", "not installed", False))
+    composite = data.load_composite("additive", split="validation", n_pairs=100, seed=1,
+                                    binarize=True)
+    images, _ = data.load_mnist("validation")
+    np.testing.assert_array_equal(composite.cause_a,
+                                  (images[composite.index_a] > 0.5).astype(np.float32) / 2)
+    np.testing.assert_array_equal(np.unique(composite.x), [0.0, 0.5, 1.0])
 
 
 def test_load_composite_errors_before_loading():

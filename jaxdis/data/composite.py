@@ -34,6 +34,17 @@ loaders' pixel / 255): nothing is rescaled silently.
 
 Each source image is used at most once: pairs come from a permutation, so N pairs use 2N images
 (thesis section 8.2: "each image in MNIST is used no more than once").
+
+Binarised composites. Section 8.2 says "the base MNIST images contain entirely binary-valued
+pixels", which the MNIST files are not (grey levels at the strokes' edges). ``binarize=True``
+(:func:`make_composite`, :func:`load_composite`) thresholds each source image first,
+``a <- 1 if a > 0.5 else 0``, and then combines as above, so with the default value range
+
+    simple      x in {0, 1}, each digit on its own half
+    additive    x = (a + b) / 2 in {0, 0.5, 1}
+    occlusive   x = max(a, b) in {0, 1}: the logical OR of the two digits
+
+and the causes are the binarised images exactly as they entered x (x still recombines exactly).
 """
 
 from __future__ import annotations
@@ -101,7 +112,8 @@ class Composite:
 
 
 def make_composite(kind: str, images, labels, n_pairs: int, seed: int,
-                   value_range: tuple[float, float] = (0.0, 1.0)) -> Composite:
+                   value_range: tuple[float, float] = (0.0, 1.0),
+                   binarize: bool = False) -> Composite:
     """The Simple, Additive or Occlusive dataset of thesis section 8.2 from random image pairs.
 
     Args:
@@ -112,10 +124,13 @@ def make_composite(kind: str, images, labels, n_pairs: int, seed: int,
       n_pairs: N, the number of composites; needs 2N <= M images.
       seed: seeds the permutation that pairs the images.
       value_range: (lo, hi) the range of x (see the module docstring for the causes).
+      binarize: threshold the source images at 0.5 to {0, 1} before combining (module docstring).
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
     images, labels = _check_images(images, labels)
+    if binarize:
+        images = binarize_images(images)
     lo, hi = _check_value_range(value_range)
     n_pairs = _check_n_pairs(n_pairs, len(images) // 2, f"{len(images)} images (2 per pair)")
     order = np.random.default_rng(seed).permutation(len(images))
@@ -212,7 +227,7 @@ def make_gradient_composite(images, labels, classes: Sequence[int] = (5,),
 
 def load_composite(kind: str, split: str = "train", n_pairs: int | None = None, seed: int = 0,
                    value_range: tuple[float, float] = (0.0, 1.0), source: str = "mnist",
-                   data_dir=None) -> Composite:
+                   data_dir=None, binarize: bool = False) -> Composite:
     """Loads a split of MNIST or Fashion-MNIST and builds ``make_composite(kind, ...)`` from it.
 
     Args:
@@ -222,6 +237,7 @@ def load_composite(kind: str, split: str = "train", n_pairs: int | None = None, 
       seed, value_range: as :func:`make_composite`.
       source: "mnist" or "fashion_mnist" ("fashion-mnist" also accepted).
       data_dir: passed to the loader.
+      binarize: as :func:`make_composite`.
     """
     from jaxdis.data.mnist import load_fashion_mnist, load_mnist
 
@@ -234,7 +250,8 @@ def load_composite(kind: str, split: str = "train", n_pairs: int | None = None, 
     images, labels = loaders[source](split, data_dir=data_dir)
     if n_pairs is None:
         n_pairs = len(images) // 2
-    return make_composite(kind, images, labels, n_pairs, seed, value_range=value_range)
+    return make_composite(kind, images, labels, n_pairs, seed, value_range=value_range,
+                          binarize=binarize)
 
 
 # --------------------------------------------------------------------------- generated causes
@@ -266,6 +283,11 @@ def angle_bins(angles, n_bins: int = N_ANGLE_BINS) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- shared pieces
+
+
+def binarize_images(images01: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """1 where a pixel is above ``threshold``, 0 elsewhere, float32."""
+    return (np.asarray(images01) > threshold).astype(np.float32)
 
 
 def _scale(images01: np.ndarray, lo: float, hi: float) -> np.ndarray:
