@@ -4,7 +4,8 @@
 - eq. 9.11 in stage 1 (section 9.2.2) makes stage 1 train like stage 3;
 - the XCov baseline (section 9.1) trains encoders and decoders on reconstruction + XCov;
 - a 0-layer encoder is linear (section 9.5.2's "too shallow");
-- the ASAE trains with Adam or SGD in place of RMSprop (section 8.6).
+- the ASAE trains with Adam or SGD in place of RMSprop (section 8.6);
+- the readings of section 9.3's RMSprop, and the DDN config's options and their refusals.
 Each routed gradient is compared with jax.grad of the loss written out in full here.
 """
 
@@ -178,25 +179,60 @@ def test_an_unknown_asae_optimizer_is_refused_by_name():
 
 # ------------------------------------------------------------ RMSprop variants (eq. 7.4)
 
-@pytest.mark.parametrize("variant", list(ddn.RMSPROP_VARIANTS))
+FIRST_STEP = {  # g / (each reading's denominator) on the first step, from v_0 = 0 (TF1: ms_0 = 1)
+    "heavy-ball": lambda g: g / (np.sqrt(0.1 * g**2) + 1e-8),   # eq. 7.4, eps outside
+    "decay": lambda g: g / (np.sqrt(0.1 * g**2) + 1e-8),
+    "printed": lambda g: g / (np.sqrt(g**2) + 1e-8),            # v_1 = g^2: no (1 - gamma)
+    "tf1": lambda g: g / np.sqrt(0.9 + 0.1 * g**2 + 1e-10),     # eps 1e-10 inside
+    "lasagne": lambda g: g / np.sqrt(0.1 * g**2 + 1e-6),        # eps 1e-6 inside
+}
+
+
+@pytest.mark.parametrize("variant", list(ddn.RMSPROP_VARIANTS) + ["thesis"])
 def test_each_rmsprop_variant_steps_as_its_framework_writes_it(variant):
-    """One step of each variant against its update written out in NumPy (momentum 0.9, decay
-    0.9): thesis eq. 7.4 (eps outside the root, nu from 0), Lasagne (eps 1e-6 inside), TF1
-    (eps 1e-10 inside, nu from 1)."""
-    eps, in_sqrt, nu0 = ddn.RMSPROP_VARIANTS[variant]
+    """One step of each reading on the DDN's parameters against its update written out in NumPy
+    (the first step has no momentum to add; tests/test_train_optimizers.py runs many steps).
+    "thesis" is the old name of "heavy-ball"."""
     schedule = ddn.DDNSchedule(rmsprop=variant)
     tx = ddn.ddn_optimizer(schedule)
     params = init_ddn(jax.random.PRNGKey(8), SPLIT)
     grads = jax.tree.map(lambda p: 1e-4 * jnp.ones_like(p), params)
     updates, _ = tx.update(grads, tx.init(params), params)
-    g = 1e-4
-    nu = 0.9 * nu0 + 0.1 * g ** 2
-    step = g / np.sqrt(nu + eps) if in_sqrt else g / (np.sqrt(nu) + eps)
-    want = -schedule.encoder_lr * step
+    want = -schedule.encoder_lr * FIRST_STEP[{"thesis": "heavy-ball"}.get(variant, variant)](1e-4)
     np.testing.assert_allclose(np.asarray(updates["encoders"]["f_a"]["Dense_0"]["kernel"]),
                                want, rtol=1e-4)
     with pytest.raises(ValueError, match="rmsprop"):
         ddn.DDNSchedule(rmsprop="keras")
+    assert set(FIRST_STEP) == set(ddn.RMSPROP_VARIANTS)
+
+
+# ------------------------------------------------------------ the DDN config's new options
+
+def test_the_ddn_command_line_sets_the_rmsprop_reading_binarize_and_code_norm():
+    from experiments import ddn as ddn_experiment
+    from jaxdis.config import apply_overrides
+
+    config = apply_overrides(ddn_experiment.make_config("additive"),
+                             ["rmsprop=decay", "binarize=true", "code_norm=batch"])
+    assert (config.rmsprop, config.binarize, config.code_norm) == ("decay", True, "batch")
+    assert ddn_experiment.make_config("simple").rmsprop == "heavy-ball"  # the default, for now
+    assert apply_overrides(config, ["rmsprop=thesis"]).rmsprop == "thesis"  # the old name works
+
+
+@pytest.mark.parametrize("options, listed", [
+    (["--set", "rmsprop=bogus"], "heavy-ball, decay, printed, tf1, lasagne"),
+    (["--set", "code_norm=layer"], "none, batch"),
+    (["--set", "rmsprop=lasagne", "--set", "momentum=0.5"], "heavy-ball, tf1"),
+    (["--dataset", "mnist", "--set", "binarize=true"], "simple, additive, occlusive"),
+])
+def test_bad_ddn_options_are_refused_with_the_valid_values_before_a_run_folder_exists(
+        tmp_path, capsys, options, listed):
+    from jaxdis import cli
+
+    out = tmp_path / "run"
+    assert cli.main(["run", "ddn", *options, "--out", str(out)]) == 2
+    assert listed in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_active_units_count_the_first_layer_relus_that_fire_on_some_example():
