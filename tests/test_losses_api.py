@@ -138,3 +138,83 @@ def test_bad_input_raises_an_error_naming_the_argument(index):
 def test_input_checks_also_fire_under_jit():
     with pytest.raises(ValueError, match="labels must have shape"):
         jax.jit(lambda h, labels: losses.forced_apart_multi(h, labels, 1.0))(f32(4, 3), ints(5))
+
+
+# ----------------------------------------------------------------------------- empty batches, NaN
+
+EMPTY_BATCHES = {
+    # loss: (a call with N = 0, the argument the error names)
+    "xcov": (lambda: losses.xcov(f32(0, 3), f32(0, 2)), "y is an empty batch"),
+    "decov": (lambda: losses.decov(f32(0, 3)), "h is an empty batch"),
+    "semi_supervised_objective": (lambda: losses.semi_supervised_objective(
+        f32(0, 3), f32(0, 3), ints(0), f32(0, 2), f32(0, 2), MASK[:0], 1, 1, 1),
+        "x is an empty batch"),
+    "forced_apart_single": (lambda: losses.forced_apart_single(f32(0, 3), 1.0),
+                            "w is an empty batch"),
+    "forced_apart_multi": (lambda: losses.forced_apart_multi(f32(0, 3), ints(0), 1.0),
+                           "h is an empty batch"),
+    "forced_apart_multi_unsupervised": (
+        lambda: losses.forced_apart_multi_unsupervised(f32(0, 3), 1.0), "h is an empty batch"),
+    "forced_apart_autoencoder": (lambda: losses.forced_apart_autoencoder(
+        f32(0, 6), f32(0, 6), f32(0, 4), 1.0, 0.5), "x is an empty batch"),
+    "ddn_predictive_loss": (lambda: losses.ddn_predictive_loss(f32(0, 3), f32(0, 3)),
+                            "prediction is an empty batch"),
+    "ddn_encoding_loss": (lambda: losses.ddn_encoding_loss(f32(0, 3), f32(0, 3)),
+                          "code is an empty batch"),
+    "ddn_finetune_encoding_loss": (lambda: losses.ddn_finetune_encoding_loss(
+        f32(0, 3), f32(0, 3), f32(0, 6), f32(0, 6), 0.1), "code is an empty batch"),
+    "split_autoencoder_loss": (lambda: losses.split_autoencoder_loss(
+        f32(0, 6), f32(0, 6), f32(0, 6)), "x is an empty batch"),
+    "cda_penalty": (lambda: losses.cda_penalty(f32(0, 2, 5), f32(0, 3, 5)),
+                    "jac_a is an empty batch"),
+    "mmd": (lambda: losses.mmd(f32(0, 2), f32(4, 2), 1.0), "at least 2 examples"),
+    "meannn_mi": (lambda: losses.meannn_mi(f32(0, 2), f32(0, 1)), "at least 2 examples"),
+}
+
+
+def test_every_loss_has_an_empty_batch_case():
+    # ddn_denoise is not a loss (noise for an empty batch is an empty array); grad_by_role routes.
+    assert set(EMPTY_BATCHES) == set(losses.__all__) - {"ddn_denoise", "grad_by_role"}
+
+
+@pytest.mark.parametrize("name", sorted(EMPTY_BATCHES))
+def test_an_empty_batch_is_an_error_naming_the_argument_not_a_nan(name):
+    call, words = EMPTY_BATCHES[name]
+    with pytest.raises(ValueError, match=words):
+        call()
+
+
+def test_an_empty_batch_is_refused_while_tracing_under_jit():
+    traced = []
+
+    def loss(h):
+        traced.append(h.shape)
+        return losses.decov(h)
+
+    with pytest.raises(ValueError, match="h is an empty batch"):
+        jax.jit(loss)(f32(0, 3))
+    assert traced == [(0, 3)]  # it never ran: the shape alone decided
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_nan_in_the_input_gives_nan(name):
+    loss, arguments = CASES[name]
+    single = seed(arguments, 0)
+    first = next(k for k, v in single.items() if jnp.issubdtype(v.dtype, jnp.floating))
+    single[first] = single[first].at[(0,) * single[first].ndim].set(jnp.nan)
+    assert np.isnan(np.asarray(loss(**single))).any()
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: losses.forced_apart_single(f32(4, 3), m),
+    lambda m: losses.forced_apart_multi(f32(4, 3), ints(4), m),
+    lambda m: losses.forced_apart_multi_unsupervised(f32(4, 3), m),
+    lambda m: losses.forced_apart_autoencoder(f32(4, 3), f32(4, 3), f32(4, 2), m, 0.5),
+])
+def test_a_concrete_negative_margin_is_an_error(call):
+    for margin in (-1.0, -1, np.float32(-0.5), jnp.float32(-0.5)):
+        with pytest.raises(ValueError, match="margin must be >= 0"):
+            call(margin)
+    assert np.isfinite(call(0.0))  # zero is a margin (every hinge is 0)
+    # A traced margin cannot be read while tracing: it is not checked.
+    assert float(jax.jit(call)(-1.0)) == 0.0

@@ -1,9 +1,12 @@
 """Pure losses of the source works: functions of arrays (and PRNG keys) returning scalars.
 
 Every loss takes the batch on axis 0, works under `jit`, `vmap` and `grad`, checks the static
-shapes and dtypes of its inputs (errors name the argument), and cites its equation. Each is
-wrapped in `jax.jit` (string options such as `divergence` are static), so an eager call runs one
-compiled program; inside a caller's `jit` it is simply inlined.
+shapes and dtypes of its inputs (errors name the argument), and cites its equation. An empty
+batch (N = 0) is an error while tracing, not a silent NaN; a Forced Apart margin given as a
+concrete negative number is an error too. Values are not checked: NaN in an input gives NaN in
+the loss (each docstring says where a masked input is the exception). Each is wrapped in
+`jax.jit` (string options such as `divergence` are static), so an eager call runs one compiled
+program; inside a caller's `jit` it is simply inlined.
 
 - Cheung et al. (2015): `xcov` (eq. 6), `semi_supervised_objective` (eq. 3-6); `decov` (Cogswell
   et al. 2015, a Forced Apart baseline).

@@ -1,11 +1,14 @@
 """Input checks shared by the losses.
 
 Every check looks only at static facts (shape, rank, dtype), so it runs while a function is being
-traced and costs nothing under `jit`; none of them inspects values, which would force a host sync.
-Each error names the argument and says what was expected.
+traced and costs nothing under `jit`; none of them inspects traced values, which would force a host
+sync. The one value check, :func:`concrete_nonnegative`, looks only at a concrete Python or NumPy
+number and lets a traced one pass. Each error names the argument and says what was expected.
 """
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def floating(name, x, ndim=None, min_ndim=None):
@@ -64,3 +67,25 @@ def divergence_name(divergence):
     if divergence not in ("kl", "js"):
         raise ValueError(f"divergence must be 'kl' or 'js', got {divergence!r}")
     return divergence
+
+
+def nonempty(name, x):
+    """Refuses an empty batch: a loss averaged (or normalised) over 0 examples is 0 / 0 = NaN.
+    The batch size is a shape, so this fires while tracing, before anything runs."""
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is an empty batch (shape {x.shape}): the loss of 0 examples is "
+                         "undefined; pass at least one example on axis 0")
+
+
+def concrete_nonnegative(name, value):
+    """Refuses a negative ``value`` when it is a concrete number (a Python or NumPy scalar, or a
+    concrete array). A traced value (inside the caller's `jit`, `vmap` or `grad`) is not checked:
+    reading it would need the value, which tracing does not have."""
+    if isinstance(value, jax.core.Tracer):
+        return
+    try:
+        concrete = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return  # not a number: the shape and dtype checks report it
+    if concrete.ndim == 0 and concrete < 0:
+        raise ValueError(f"{name} must be >= 0, got {float(concrete)}")

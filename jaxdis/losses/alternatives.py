@@ -40,9 +40,12 @@ def cda_penalty(jac_a, jac_b):
       jac_a: (N, Ka, *input_shape) float, d z^a / dx for each example.
       jac_b: (N, Kb, *input_shape) float, d z^b / dx, same N and input shape.
     Returns:
-      A scalar.
+      A scalar; NaN if either Jacobian holds NaN.
+    Raises:
+      ValueError: an empty batch (N = 0), while tracing.
     """
     jac_a = _checks.floating("jac_a", jac_a, min_ndim=3)
+    _checks.nonempty("jac_a", jac_a)
     jac_b = _checks.floating("jac_b", jac_b, min_ndim=3)
     _checks.same_batch(("jac_a", jac_a), ("jac_b", jac_b))
     if jac_a.shape[2:] != jac_b.shape[2:]:
@@ -75,7 +78,9 @@ def mmd(x, y, bandwidth):
       y: (M, D) float, M >= 2; the sizes may differ.
       bandwidth: scalar kernel width (> 0).
     Returns:
-      A scalar, the squared MMD.
+      A scalar, the squared MMD; NaN if x or y holds NaN.
+    Raises:
+      ValueError: fewer than 2 examples in x or y (an empty batch included), while tracing.
     """
     x = _checks.floating("x", x, ndim=2)
     y = _checks.floating("y", y, ndim=2)
@@ -163,7 +168,9 @@ def meannn_mi(x, y):
       x: (N, Dx) float, N >= 2.
       y: (N, Dy) float, paired with x row by row.
     Returns:
-      A scalar.
+      A scalar; NaN if x or y holds NaN.
+    Raises:
+      ValueError: fewer than 2 examples (an empty batch included), while tracing.
     """
     x = _checks.floating("x", x, ndim=2)
     y = _checks.floating("y", y, ndim=2)

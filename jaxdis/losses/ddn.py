@@ -30,6 +30,7 @@ from jaxdis.losses import _checks
 
 def _per_example_squared_error(name_a, a, name_b, b):
     a = _checks.floating(name_a, a, min_ndim=2)
+    _checks.nonempty(name_a, a)
     b = _checks.floating(name_b, b)
     _checks.same_shape(name_a, a, name_b, b)
     return jnp.sum((a - b).reshape(a.shape[0], -1) ** 2, axis=1)
@@ -37,6 +38,7 @@ def _per_example_squared_error(name_a, a, name_b, b):
 
 def _per_example_dot(code, prediction):
     code = _checks.floating("code", code, ndim=2)
+    _checks.nonempty("code", code)
     prediction = _checks.floating("prediction", prediction, ndim=2)
     _checks.same_shape("code", code, "prediction", prediction)
     return jnp.sum(code * prediction, axis=1)
@@ -56,7 +58,9 @@ def ddn_predictive_loss(prediction, target):
       prediction: (N, K) float, q_ba(z_b).
       target: (N, K) float, z_a.
     Returns:
-      A scalar.
+      A scalar; NaN if either input holds NaN.
+    Raises:
+      ValueError: an empty batch (N = 0), while tracing.
     """
     return jnp.mean(_per_example_squared_error("prediction", prediction, "target", target))
 
@@ -76,7 +80,9 @@ def ddn_encoding_loss(code, prediction):
       code: (N, K) float, z_a = f_a(x).
       prediction: (N, K) float, q_ba(z_b), the prediction of `code` from the other code.
     Returns:
-      A scalar (it may be negative).
+      A scalar (it may be negative); NaN if either input holds NaN.
+    Raises:
+      ValueError: an empty batch (N = 0), while tracing.
     """
     return jnp.mean(_per_example_dot(code, prediction))
 
@@ -98,7 +104,9 @@ def ddn_finetune_encoding_loss(code, prediction, x, reconstruction, alpha):
       reconstruction: float array shaped like x, g(z_a, z_b).
       alpha: scalar weight of the reconstruction term.
     Returns:
-      A scalar.
+      A scalar; NaN if any input holds NaN.
+    Raises:
+      ValueError: an empty batch (N = 0), while tracing.
     """
     dot = _per_example_dot(code, prediction)
     squared_error = _per_example_squared_error("x", x, "reconstruction", reconstruction)
@@ -119,7 +127,8 @@ def ddn_denoise(key, code, sigma):
       code: (N, K) float, the code fed to a predictor.
       sigma: scalar noise standard deviation.
     Returns:
-      An array shaped and typed like `code`.
+      An array shaped and typed like `code` (NaN where `code` is NaN). Not a loss: an empty
+      batch gives an empty array.
     """
     code = _checks.floating("code", code, ndim=2)
     sigma = _checks.scalar("sigma", sigma)

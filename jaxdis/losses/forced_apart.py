@@ -13,6 +13,13 @@ hinge is the constant m). Eq. 8 and 10, read literally as double sums over all i
 pair twice and add the constant 2m/N; the issue's reading (pairs i < j) is implemented, which
 equals the literal form divided by 2, minus m/N: the same gradients at half the weight.
 
+Checks. An empty batch (N = 0, or K = 0 weight rows) is an error while tracing (the loss of
+nothing is 0 / 0). A margin below 0 would make every hinge 0 (no push at all): given as a concrete
+number it is an error; a traced margin (a hyperparameter riding on a `vmap` axis, say) cannot be
+read while tracing and is not checked. NaN in the input gives a NaN loss: the hinge
+max(0, m - D) keeps a NaN divergence and nothing masks it (with labels, an example alone in its
+class enters no pair, so its values do not enter the loss at all).
+
 Memory. The divergences of one block of rows against all N rows are computed at a time (KL: a
 matrix product of probabilities and log-probabilities, (B, N); JS: (B, N, D)) inside a scan whose
 body is rematerialised under `grad`, so peak memory grows as B*N (B*N*D for JS), not N^2.
@@ -64,6 +71,57 @@ def _pairwise_hinge_sum(logits, groups, margin, divergence, rows_per_block):
 
 
 @functools.partial(jax.jit, static_argnames=("divergence", "rows_per_block"))
+def _forced_apart_single_jit(w, margin, divergence="kl", *, rows_per_block=None):
+    """The jitted body of :func:`forced_apart_single` (the margin already checked)."""
+    w = _checks.floating("w", w, ndim=2)
+    _checks.nonempty("w", w)
+    margin = _checks.scalar("margin", margin)
+    divergence = _checks.divergence_name(divergence)
+    groups = jnp.zeros(w.shape[0], jnp.int32)
+    return _pairwise_hinge_sum(w, groups, margin, divergence, rows_per_block)
+
+
+@functools.partial(jax.jit, static_argnames=("divergence", "rows_per_block"))
+def _forced_apart_multi_jit(h, labels, margin, divergence="kl", *, rows_per_block=None):
+    """The jitted body of :func:`forced_apart_multi` (the margin already checked)."""
+    h = _checks.floating("h", h, ndim=2)
+    _checks.nonempty("h", h)
+    labels = _checks.labels_of_length("labels", labels, h.shape[0])
+    margin = _checks.scalar("margin", margin)
+    divergence = _checks.divergence_name(divergence)
+    n = h.shape[0]
+    return _pairwise_hinge_sum(h, labels, margin, divergence, rows_per_block) / n**2
+
+
+@functools.partial(jax.jit, static_argnames=("divergence", "rows_per_block"))
+def _forced_apart_multi_unsupervised_jit(h, margin, divergence="kl", *, rows_per_block=None):
+    """The jitted body of :func:`forced_apart_multi_unsupervised` (the margin already checked)."""
+    h = _checks.floating("h", h, ndim=2)
+    _checks.nonempty("h", h)
+    margin = _checks.scalar("margin", margin)
+    divergence = _checks.divergence_name(divergence)
+    n = h.shape[0]
+    groups = jnp.zeros(n, jnp.int32)
+    return _pairwise_hinge_sum(h, groups, margin, divergence, rows_per_block) / n**2
+
+
+@functools.partial(jax.jit, static_argnames=("divergence", "rows_per_block"))
+def _forced_apart_autoencoder_jit(x, x_hat, h, margin, alpha, divergence="kl", *, rows_per_block=None):
+    """The jitted body of :func:`forced_apart_autoencoder` (the margin already checked)."""
+    x = _checks.floating("x", x, min_ndim=2)
+    _checks.nonempty("x", x)
+    x_hat = _checks.floating("x_hat", x_hat)
+    _checks.same_shape("x", x, "x_hat", x_hat)
+    h = _checks.floating("h", h, ndim=2)
+    _checks.same_batch(("x", x), ("h", h))
+    alpha = _checks.scalar("alpha", alpha)
+    reconstruction = jnp.mean(jnp.sum((x - x_hat).reshape(x.shape[0], -1) ** 2, axis=1))
+    separation = _forced_apart_multi_unsupervised_jit(
+        h, margin, divergence, rows_per_block=rows_per_block
+    )
+    return (1.0 - alpha) * reconstruction + alpha * separation
+
+
 def forced_apart_single(w, margin, divergence="kl", *, rows_per_block=None):
     """L_single, Forced Apart eq. 5-7: pushes the rows of a weight matrix apart.
 
@@ -75,21 +133,19 @@ def forced_apart_single(w, margin, divergence="kl", *, rows_per_block=None):
     Args:
       w: (K, D) float, one row per unit whose weights should differ. A Flax `nn.Dense` kernel is
         stored (inputs, units), so pass `kernel.T` to compare units.
-      margin: scalar m (the paper finds 5-10 good for L_single).
+      margin: scalar m >= 0 (the paper finds 5-10 good for L_single).
       divergence: "kl" or "js".
       rows_per_block: rows per block of the pairwise computation; changes memory and speed,
         not the result (default `ROWS_PER_BLOCK[divergence]`).
     Returns:
-      A scalar.
+      A scalar; NaN if the input holds NaN (see the module docstring).
+    Raises:
+      ValueError: an empty batch (while tracing), or a concrete margin below 0.
     """
-    w = _checks.floating("w", w, ndim=2)
-    margin = _checks.scalar("margin", margin)
-    divergence = _checks.divergence_name(divergence)
-    groups = jnp.zeros(w.shape[0], jnp.int32)
-    return _pairwise_hinge_sum(w, groups, margin, divergence, rows_per_block)
+    _checks.concrete_nonnegative("margin", margin)
+    return _forced_apart_single_jit(w, margin, divergence, rows_per_block=rows_per_block)
 
 
-@functools.partial(jax.jit, static_argnames=("divergence", "rows_per_block"))
 def forced_apart_multi(h, labels, margin, divergence="kl", *, rows_per_block=None):
     """L_multi, Forced Apart eq. 8-9: pushes apart the activations of examples sharing a label.
 
@@ -101,22 +157,19 @@ def forced_apart_multi(h, labels, margin, divergence="kl", *, rows_per_block=Non
     Args:
       h: (N, D) float, the target layer's activations (before the softmax of eq. 9).
       labels: (N,) integer labels; only pairs with equal labels contribute.
-      margin: scalar m (the paper finds 0.1-1 good for L_multi).
+      margin: scalar m >= 0 (the paper finds 0.1-1 good for L_multi).
       divergence: "kl" or "js".
       rows_per_block: rows per block of the pairwise computation; changes memory and speed,
         not the result (default `ROWS_PER_BLOCK[divergence]`).
     Returns:
-      A scalar.
+      A scalar; NaN if the input holds NaN (see the module docstring).
+    Raises:
+      ValueError: an empty batch (while tracing), or a concrete margin below 0.
     """
-    h = _checks.floating("h", h, ndim=2)
-    labels = _checks.labels_of_length("labels", labels, h.shape[0])
-    margin = _checks.scalar("margin", margin)
-    divergence = _checks.divergence_name(divergence)
-    n = h.shape[0]
-    return _pairwise_hinge_sum(h, labels, margin, divergence, rows_per_block) / n**2
+    _checks.concrete_nonnegative("margin", margin)
+    return _forced_apart_multi_jit(h, labels, margin, divergence, rows_per_block=rows_per_block)
 
 
-@functools.partial(jax.jit, static_argnames=("divergence", "rows_per_block"))
 def forced_apart_multi_unsupervised(h, margin, divergence="kl", *, rows_per_block=None):
     """L_multi without labels, Forced Apart eq. 10: all pairs of examples are pushed apart.
 
@@ -124,22 +177,19 @@ def forced_apart_multi_unsupervised(h, margin, divergence="kl", *, rows_per_bloc
 
     Args:
       h: (N, D) float, the target layer's activations.
-      margin: scalar m.
+      margin: scalar m >= 0.
       divergence: "kl" or "js".
       rows_per_block: rows per block of the pairwise computation; changes memory and speed,
         not the result (default `ROWS_PER_BLOCK[divergence]`).
     Returns:
-      A scalar.
+      A scalar; NaN if the input holds NaN (see the module docstring).
+    Raises:
+      ValueError: an empty batch (while tracing), or a concrete margin below 0.
     """
-    h = _checks.floating("h", h, ndim=2)
-    margin = _checks.scalar("margin", margin)
-    divergence = _checks.divergence_name(divergence)
-    n = h.shape[0]
-    groups = jnp.zeros(n, jnp.int32)
-    return _pairwise_hinge_sum(h, groups, margin, divergence, rows_per_block) / n**2
+    _checks.concrete_nonnegative("margin", margin)
+    return _forced_apart_multi_unsupervised_jit(h, margin, divergence, rows_per_block=rows_per_block)
 
 
-@functools.partial(jax.jit, static_argnames=("divergence", "rows_per_block"))
 def forced_apart_autoencoder(x, x_hat, h, margin, alpha, divergence="kl", *, rows_per_block=None):
     """L_ae, Forced Apart eq. 11: an autoencoder's reconstruction cost plus unsupervised L_multi.
 
@@ -151,20 +201,13 @@ def forced_apart_autoencoder(x, x_hat, h, margin, alpha, divergence="kl", *, row
     Args:
       x, x_hat: (N, ...) float, input and reconstruction, same shape.
       h: (N, D) float, the code layer's activations.
-      margin: scalar m.
+      margin: scalar m >= 0.
       alpha: scalar weight in [0, 1] of the Forced Apart term.
       divergence: "kl" or "js".
     Returns:
-      A scalar.
+      A scalar; NaN if the input holds NaN (see the module docstring).
+    Raises:
+      ValueError: an empty batch (while tracing), or a concrete margin below 0.
     """
-    x = _checks.floating("x", x, min_ndim=2)
-    x_hat = _checks.floating("x_hat", x_hat)
-    _checks.same_shape("x", x, "x_hat", x_hat)
-    h = _checks.floating("h", h, ndim=2)
-    _checks.same_batch(("x", x), ("h", h))
-    alpha = _checks.scalar("alpha", alpha)
-    reconstruction = jnp.mean(jnp.sum((x - x_hat).reshape(x.shape[0], -1) ** 2, axis=1))
-    separation = forced_apart_multi_unsupervised(
-        h, margin, divergence, rows_per_block=rows_per_block
-    )
-    return (1.0 - alpha) * reconstruction + alpha * separation
+    _checks.concrete_nonnegative("margin", margin)
+    return _forced_apart_autoencoder_jit(x, x_hat, h, margin, alpha, divergence, rows_per_block=rows_per_block)

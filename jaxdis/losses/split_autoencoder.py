@@ -24,9 +24,12 @@ def split_autoencoder_loss(x, recon_a, recon_b):
       x: (N, ...) float, the input.
       recon_a, recon_b: float arrays shaped like x, the outputs y_A and y_B.
     Returns:
-      A scalar.
+      A scalar; NaN if any input holds NaN.
+    Raises:
+      ValueError: an empty batch (N = 0), while tracing.
     """
     x = _checks.floating("x", x, min_ndim=2)
+    _checks.nonempty("x", x)
     recon_a = _checks.floating("recon_a", recon_a)
     recon_b = _checks.floating("recon_b", recon_b)
     _checks.same_shape("x", x, "recon_a", recon_a)

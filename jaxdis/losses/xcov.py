@@ -36,9 +36,12 @@ def xcov(y, z):
       y: (N, Dy) float, the observed units (in eq. 3, the softmax outputs y_hat).
       z: (N, Dz) float, the latent units.
     Returns:
-      A scalar, zero when the batch cross-covariance is zero.
+      A scalar, zero when the batch cross-covariance is zero; NaN if y or z holds NaN.
+    Raises:
+      ValueError: an empty batch (N = 0), while tracing.
     """
     y = _checks.floating("y", y, ndim=2)
+    _checks.nonempty("y", y)
     z = _checks.floating("z", z, ndim=2)
     _checks.same_batch(("y", y), ("z", z))
     return 0.5 * jnp.sum(_batch_covariance(y, z) ** 2)
@@ -55,9 +58,12 @@ def decov(h):
     Args:
       h: (N, D) float, a layer's activations.
     Returns:
-      A scalar.
+      A scalar; NaN if h holds NaN.
+    Raises:
+      ValueError: an empty batch (N = 0), while tracing.
     """
     h = _checks.floating("h", h, ndim=2)
+    _checks.nonempty("h", h)
     covariance = _batch_covariance(h, h)
     return 0.5 * (jnp.sum(covariance**2) - jnp.sum(jnp.diagonal(covariance) ** 2))
 
@@ -84,8 +90,13 @@ def semi_supervised_objective(x, x_hat, y_true, y_logits, z, label_mask, alpha, 
       alpha, beta, gamma: scalar weights.
     Returns:
       (total, parts) with parts = {"reconstruction": U, "supervised": S, "xcov": C}, unweighted.
+      NaN in x, x_hat, y_logits or z, or in a labelled example's target, gives NaN; an
+      unlabelled example's label or target is masked out and may be anything, NaN included.
+    Raises:
+      ValueError: an empty batch (N = 0), while tracing.
     """
     x = _checks.floating("x", x, min_ndim=2)
+    _checks.nonempty("x", x)
     x_hat = _checks.floating("x_hat", x_hat)
     _checks.same_shape("x", x, "x_hat", x_hat)
     y_logits = _checks.floating("y_logits", y_logits, ndim=2)
