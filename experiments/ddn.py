@@ -18,7 +18,7 @@ probe set of ``probe_size`` training examples, k = 3) and ``alive``; figures: MI
 seeds with their mean (Fig. 9.5, 9.9, 9.12), a cross plot (Fig. 9.6), reconstructions from z_a,
 z_b and both for three seeds (Fig. 9.7), final MI against reconstruction error (cf. Fig. 8.5);
 and a summary with the final MI of every seed. ``--resume RUN_DIR`` continues from the last
-epoch checkpoint.
+checkpoint (written at most once a minute, at every stage's end and at the end).
 
 The new-user demo (the shipped 10k MNIST sample is enough; a few minutes on a laptop CPU)::
 
@@ -38,9 +38,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdis import viz
-from jaxdis.nets.ddn import DDNArchitecture, decode, encode
+from jaxdis.nets.ddn import DDNArchitecture, check_code_norm, decode, encode
 from jaxdis.registry import Experiment
 from jaxdis.train.ddn import DDNSchedule, ddn_example_flops, ddn_program
+from jaxdis.train.optimizers import rmsprop_reading
 from jaxdis.train.runner import metric_history, train_sweep
 
 DATASETS = ("simple", "additive", "occlusive", "mnist")
@@ -48,6 +49,55 @@ DATASETS = ("simple", "additive", "occlusive", "mnist")
 
 @dataclasses.dataclass(frozen=True)
 class DDNConfig:
+    """A DDN seed sweep (``jaxdis run ddn``); the defaults of a dataset are section 9.4's.
+
+    Attributes:
+      dataset: "simple", "additive", "occlusive" (composites of two MNIST digits) or "mnist".
+      seeds: how many DDNs train together, one compiled program (seed i from fold_in(seed, i)).
+      seed: the base PRNG seed of the networks (seed i trains from fold_in(PRNGKey(seed), i)).
+      data_seed: which digits are paired into composites, and which examples form the probe set.
+      n_train: training examples (composite pairs); 0: all the source holds (25,000 pairs,
+        50,000 for mnist; fewer with the shipped sample), filled in by `jaxdis run`.
+      probe_size: examples the per-epoch KSG mutual information is estimated on (>= 10).
+      n_code: N, the units of each code z_a and z_b.
+      encoder_layers: Le, hidden layers of each encoder.
+      predictor_layers: Lp, hidden layers of each predictor.
+      decoder_layers: Ld, hidden layers of each decoder.
+      hidden: units of every hidden layer.
+      encoder_epochs: epochs of stage 1 (encoders against predictors).
+      decoder_epochs: epochs of stage 2 (decoders on frozen codes).
+      end_to_end_epochs: epochs of stage 3 (end-to-end fine-tuning, eq. 9.11).
+      encoder_lr: the encoders' learning rate.
+      encoder_lr_grid: if set, seed i uses encoder_lr_grid[i % len(grid)] (a grid on the seed
+        axis); empty: every seed uses encoder_lr.
+      predictor_lr: the predictors' learning rate.
+      decoder_lr: the decoders' learning rate.
+      momentum: RMSprop's momentum (section 9.3: 0.9).
+      sigma: the predictors' input noise of eq. 9.12 (section 9.3: 0.1).
+      alpha: the reconstruction weight of eq. 9.11 at the start of stage 3.
+      alpha_end: its weight at the end of stage 3 (annealed linearly; equal to alpha: constant).
+      denoise_stage1: add the predictors' input noise in stage 1 too (Alg. 6: stage 3 only).
+      batch_size: examples per minibatch (thesis: 128).
+      mi_k: the KSG estimator's neighbours k.
+      epochs_per_call: epochs per jitted call (host round trip); checkpoints fall on these
+        boundaries, at most once a minute and at every stage's end.
+      checkpoints: write checkpoints, so that `--resume` can continue a killed run.
+      pair_recognition: score reconstructions with jaxdis.metrics' digit classifier (trained
+        once and cached).
+      preset: "thesis" (the fields as given) or "quick" (QUICK's smaller sizes, a smoke test);
+        the saved config shows the preset's values applied.
+      shared_encoder: ablation (9.5.1): one encoder produces both codes.
+      reconstruction_in_stage1: ablation (9.2.2): eq. 9.11's reconstruction term already in
+        stage 1.
+      encoding: "predictors" (the DDN) or "xcov" (ablation 9.1: the XCov penalty in place of the
+        predictors).
+      xcov_weight: the XCov penalty's weight when encoding="xcov".
+      rmsprop: which reading of section 9.3's "RMSprop ... momentum 0.9": "heavy-ball" (old
+        name "thesis"), "decay", "printed", "tf1" or "lasagne" (jaxdis.train.optimizers).
+      binarize: composites of MNIST digits thresholded at 0.5 (section 8.2's "binary" MNIST).
+      code_norm: "none", or "batch": codes standardised over the batch (not the thesis).
+    """
+
     dataset: str = "simple"
     seeds: int = 30
     seed: int = 0              # seed i trains from fold_in(PRNGKey(seed), i)
@@ -73,7 +123,7 @@ class DDNConfig:
     denoise_stage1: bool = False
     batch_size: int = 128
     mi_k: int = 3
-    epochs_per_call: int = 1   # epochs per jitted call = checkpoint interval
+    epochs_per_call: int = 1   # epochs per jitted call; checkpoints fall on its edges
     checkpoints: bool = True
     pair_recognition: bool = True  # score with jaxdis.metrics' digit classifier (trains once)
     preset: str = "thesis"     # or "quick": see QUICK
@@ -83,7 +133,20 @@ class DDNConfig:
     reconstruction_in_stage1: bool = False
     encoding: str = "predictors"   # or "xcov"
     xcov_weight: float = 10.0
-    rmsprop: str = "thesis"        # or "lasagne", "tf1" (jaxdis.train.ddn.RMSPROP_VARIANTS)
+    # Section 9.3's "RMSprop ... momentum 0.9" read as: "heavy-ball" (old name "thesis"),
+    # "decay", "printed", "tf1" or "lasagne" (jaxdis.train.optimizers gives each update formula);
+    # momentum applies to heavy-ball and tf1 only, the others take 0.9 or 0.
+    rmsprop: str = "heavy-ball"
+    binarize: bool = False     # composites of MNIST thresholded at 0.5 (section 8.2's "binary")
+    code_norm: str = "none"    # "batch": codes standardised over the batch (not the thesis)
+
+    def __post_init__(self):  # bad values fail here, before a run folder is made
+        rmsprop_reading(self.rmsprop, self.momentum)
+        check_code_norm(self.code_norm)
+        composites = tuple(d for d in DATASETS if d != "mnist")
+        if self.binarize and self.dataset not in composites:
+            raise ValueError(f"binarize=true needs a composite dataset ({', '.join(composites)}); "
+                             f"got dataset {self.dataset!r}")
 
 
 THESIS = {
@@ -122,13 +185,97 @@ def resolve_preset(config, make_config=make_config, quick=QUICK):
     return dataclasses.replace(config, **quick)
 
 
+def available_examples(dataset: str) -> int | None:
+    """Training examples ``n_train=0`` means for ``dataset``, from the MNIST source that would be
+    loaded (composites pair its images: half as many), or None if that is unknown before
+    loading (tensorflow-datasets). FileNotFoundError if no source holds MNIST."""
+    from jaxdis.data.mnist import split_size
+
+    images = split_size("train")
+    if images is None:
+        return None
+    return images if dataset == "mnist" else images // 2
+
+
+def effective_config(config, make_config=make_config, quick=QUICK):
+    """What `jaxdis run` prints, saves and runs: the preset applied (:func:`resolve_preset`) and
+    ``n_train`` 0 replaced by the number of examples it stands for (when known without loading).
+    Idempotent: a saved config resolves to itself."""
+    config = resolve_preset(config, make_config, quick)
+    if config.n_train == 0 and config.dataset in DATASETS:
+        available = available_examples(config.dataset)
+        if available:
+            config = dataclasses.replace(config, n_train=available)
+    return config
+
+
+def validate_config(config) -> None:
+    """Raises ValueError for a DDN or ASAE config that cannot run, before any data is loaded:
+    sizes, counts and rates out of range, unknown names, a probe set or minibatch larger than
+    the training set, more examples than the data source holds."""
+    if config.dataset not in DATASETS:
+        raise ValueError(f"dataset: expected one of {DATASETS}, got {config.dataset!r}")
+    positive = ["seeds", "n_code", "hidden", "batch_size", "mi_k", "epochs_per_call"]
+    at_least_zero = ["n_train"] + [f for f in ("epochs", "encoder_epochs", "decoder_epochs",
+                                               "end_to_end_epochs", "encoder_layers",
+                                               "predictor_layers", "decoder_layers")
+                                   if hasattr(config, f)]
+    rates = [f for f in ("learning_rate", "encoder_lr", "predictor_lr", "decoder_lr")
+             if hasattr(config, f)]
+    for name in positive:
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name}: expected an int >= 1, got {getattr(config, name)}")
+    for name in at_least_zero:
+        if getattr(config, name) < 0:
+            raise ValueError(f"{name}: expected an int >= 0, got {getattr(config, name)}")
+    for name in rates:
+        if not getattr(config, name) > 0:
+            raise ValueError(f"{name}: expected > 0, got {getattr(config, name)}")
+    for value in getattr(config, "encoder_lr_grid", ()):
+        if not value > 0:
+            raise ValueError(f"encoder_lr_grid: expected rates > 0, got {value}")
+    if not 0 <= config.momentum < 1:
+        raise ValueError(f"momentum: expected in [0, 1), got {config.momentum}")
+    for name in ("sigma", "alpha", "alpha_end", "xcov_weight"):
+        if hasattr(config, name) and getattr(config, name) < 0:
+            raise ValueError(f"{name}: expected >= 0, got {getattr(config, name)}")
+    if hasattr(config, "encoding"):
+        from jaxdis.train.ddn import ENCODINGS
+
+        if config.encoding not in ENCODINGS:
+            raise ValueError(f"encoding: expected one of {ENCODINGS}, got {config.encoding!r}")
+    if config.probe_size < 10:
+        raise ValueError(f"probe_size: expected at least 10, got {config.probe_size}")
+    if config.probe_size <= config.mi_k:
+        raise ValueError(f"mi_k={config.mi_k} needs a probe set of more than {config.mi_k} "
+                         f"examples, got probe_size={config.probe_size}")
+    n_train = config.n_train or available_examples(config.dataset)
+    if config.n_train:
+        available = available_examples(config.dataset)
+        if available is not None and config.n_train > available:
+            raise ValueError(f"n_train={config.n_train}: the MNIST source found holds only "
+                             f"{available} training {'images' if config.dataset == 'mnist' else 'pairs'}"
+                             " (`jaxdis data info` says which)")
+    if n_train:
+        if config.probe_size > n_train:
+            raise ValueError(f"probe_size: expected between 10 and the {n_train} training "
+                             f"examples, got {config.probe_size}")
+        if config.batch_size > n_train:
+            raise ValueError(f"batch_size {config.batch_size} is larger than the {n_train} "
+                             "training examples")
+
+
 # --------------------------------------------------------------------------------------- data
 
-def load_training_data(dataset: str, n_train: int, probe_size: int, data_seed: int):
-    """(images (N, H, W) float32 in [0, 1], composite or None, probe indices)."""
+def load_training_data(dataset: str, n_train: int, probe_size: int, data_seed: int,
+                       binarize: bool = False):
+    """(images (N, H, W) float32 in [0, 1], composite or None, probe indices); ``binarize``
+    thresholds a composite's source digits at 0.5 (jaxdis.data.composite)."""
     from jaxdis import data
 
     if dataset == "mnist":
+        if binarize:
+            raise ValueError("binarize=true needs a composite dataset, got 'mnist'")
         images, _ = data.load_mnist("train")
         if n_train:
             images = images[:n_train]
@@ -136,7 +283,8 @@ def load_training_data(dataset: str, n_train: int, probe_size: int, data_seed: i
     else:
         from jaxdis.data.composite import load_composite
 
-        composite = load_composite(dataset, "train", n_pairs=n_train or None, seed=data_seed)
+        composite = load_composite(dataset, "train", n_pairs=n_train or None, seed=data_seed,
+                                   binarize=binarize)
         images = composite.x
     if n_train and len(images) < n_train:
         raise ValueError(f"n_train={n_train}: only {len(images)} examples are available")
@@ -249,11 +397,12 @@ def mi_summary(run_dir, stages, n_seeds: int, health: dict, codes_a, codes_b) ->
 def run(config: DDNConfig, run_dir) -> dict:
     config = resolve_preset(config)
     images, composite, probe_index = load_training_data(config.dataset, config.n_train,
-                                                        config.probe_size, config.data_seed)
+                                                        config.probe_size, config.data_seed,
+                                                        config.binarize)
     x = images.reshape(len(images), -1)
     arch = DDNArchitecture(x.shape[1], config.n_code, config.encoder_layers,
                            config.predictor_layers, config.decoder_layers, config.hidden,
-                           config.shared_encoder)
+                           config.shared_encoder, config.code_norm)
     schedule = DDNSchedule(config.encoder_epochs, config.decoder_epochs, config.end_to_end_epochs,
                            config.encoder_lr, config.predictor_lr, config.decoder_lr,
                            config.momentum, config.sigma, config.alpha, config.alpha_end,
@@ -338,13 +487,13 @@ def _figures(config, run_dir, arch, states, program, probe_images, y_a, y_b, y_a
                        f"DDN on {config.dataset}: {config.seeds} seeds (epoch 0: untrained; "
                        "decoder stage omitted)")
 
-
     n = min(10, len(probe_images))
     top, left = probe_images[:n], probe_images[n:2 * n] if len(probe_images) >= 2 * n else \
         probe_images[:n]
     params0 = jax.tree.map(lambda leaf: leaf[0], states.params)
-    z_top = encode(arch, params0, jnp.asarray(top.reshape(n, -1)))[0]
-    z_left = encode(arch, params0, jnp.asarray(left.reshape(len(left), -1)))[1]
+    # the whole probe set in one call: with code_norm="batch" the codes take its statistics
+    z_a0, z_b0 = encode(arch, params0, jnp.asarray(probe_images.reshape(len(probe_images), -1)))
+    z_top, z_left = z_a0[:n], (z_b0[n:2 * n] if len(probe_images) >= 2 * n else z_b0[:n])
     pairs = jnp.concatenate([jnp.repeat(z_top[None], len(left), 0),
                              jnp.repeat(z_left[:, None], n, 1)], axis=-1)
     grid = jax.vmap(lambda z: decode(arch, params0, z[:, :arch.n_code], z[:, arch.n_code:])[2])(
@@ -371,4 +520,5 @@ def _figures(config, run_dir, arch, states, program, probe_images, y_a, y_b, y_a
 EXPERIMENT = Experiment(
     name="ddn",
     summary="Discriminative Disentangling Network, thesis ch. 9 (Alg. 5, 6), a seed sweep",
-    make_config=make_config, run=run, datasets=DATASETS)
+    make_config=make_config, run=run, datasets=DATASETS, resolve=effective_config,
+    validate=validate_config)

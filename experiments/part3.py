@@ -121,6 +121,22 @@ MNIST_SEEDS = 5  # section 9.4.4 reports 5 runs on plain MNIST
 
 @dataclasses.dataclass(frozen=True)
 class Part3Config:
+    """Every ASAE and DDN setting of thesis ch. 8-9 (``jaxdis run part3``; see the module
+    docstring).
+
+    Attributes:
+      settings: the rows to run, by name (default: all of SETTINGS).
+      seeds: seeds per setting (plain MNIST: at most MNIST_SEEDS, as the thesis).
+      seed: the base PRNG seed of every row.
+      scale: "thesis" (the thesis's sizes) or "cpu" (CPU_SCALE and half the epochs).
+      mi_threshold: the thesis's rule: a seed whose raw final MI is below this counts as
+        disentangled.
+      score_fraction: ours: a seed whose disentanglement score reaches this fraction of the
+        oracle ceiling counts as disentangled.
+      collapse_threshold: a code whose spread ends below this has collapsed.
+      figures_prefix: copies of the chosen figures are named figures/PREFIX_SETTING_*.png.
+    """
+
     settings: tuple[str, ...] = SETTING_NAMES
     seeds: int = 30
     seed: int = 0
@@ -248,10 +264,11 @@ def run(config: Part3Config, run_dir) -> dict:
         if (sub.path / "summary.json").exists():  # --resume: a finished row is kept
             continue
         sub.write_config(run_config)  # an unfinished row resumes from its checkpoint
+        started = provenance()  # the code the row starts with, even if it spans a commit
         start = time.perf_counter()
         summary = module.run(run_config, sub)
         summary["wall_seconds"] = time.perf_counter() - start
-        summary["provenance"] = provenance()
+        summary["provenance"] = {**started, "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
         sub.write_json("summary.json", summary)
     return write_report(config, run_dir)
 
@@ -381,10 +398,16 @@ def report(config: Part3Config, rows: list[dict], where: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def validate(config: Part3Config) -> None:
+    """Builds every chosen row's config (its checks run), before any run folder is made."""
+    for setting in _chosen(config):
+        setting_config(setting, config)
+
+
 EXPERIMENT = Experiment(
     name="part3",
     summary="thesis ch. 8-9: every ASAE and DDN setting and ablation as seed sweeps, one table",
-    make_config=make_config, run=run)
+    make_config=make_config, run=run, validate=validate)
 
 
 if __name__ == "__main__":  # python -m experiments.part3 RUN_DIR: redraw the report of a run
