@@ -239,13 +239,6 @@ def first(stacked):
     return jax.tree.map(lambda t: t[0], stacked)
 
 
-def write_table(run_dir, title, rows):
-    lines = [f"## {title}", "", "| quantity | thesis | ours |", "| --- | --- | --- |"]
-    lines += [f"| {q} | {t} | {o} |" for q, t, o in rows]
-    with open(run_dir.path / "table.md", "a") as f:
-        f.write("\n".join(lines) + "\n\n")
-
-
 # ------------------------------------------------------------------------------------------------
 # Fig. 4.5: exact posterior against the sampler
 
@@ -290,13 +283,6 @@ def posterior_study(config, run_dir, data, key):
                "total_variation": tv, "total_variation_of_exact_multinomial_draw": noise_tv,
                "exact_mass_of_top_state": float(exact_probs[order[0]])}
     run_dir.log_metrics({"study": "posterior", **summary})
-    write_table(run_dir, "Exact posterior vs sampler (Fig. 4.5)", [
-        ("hidden states", "4096", str(exact_probs.size)),
-        ("states ever sampled", "596 (of 10000 samples)",
-         f"{sampled} (of {config.posterior_samples})"),
-        ("agreement", "'the inference procedure appears to be correct' (by eye)",
-         f"total variation {tv:.4f} (a multinomial draw of the exact posterior: {noise_tv:.4f})"),
-    ])
     return summary
 
 
@@ -329,11 +315,6 @@ def activity_study(config, run_dir, data, key):
                "activity_step_2": float(mean[1]) if len(mean) > 1 else float("nan"),
                "activity_equilibrium_steps_3_on": equilibrium}
     run_dir.log_metrics({"study": "activity", **summary})
-    write_table(run_dir, "Activity along inference (Fig. 4.6)", [
-        ("step 1", "large (first step does the work)", f"{mean[0]:.2f}"),
-        ("step 2 vs equilibrium", "near-constant from step 2 (< 1 unit of 100 extra)",
-         f"{summary['activity_step_2']:.2f} vs {equilibrium:.2f} (mean of steps 3+)"),
-    ])
     return summary
 
 
@@ -425,18 +406,10 @@ def exact_training_study(config, run_dir, data, key):
                "share_one_cause_bias": share, "final_log_likelihood_mean": float(
                    np.nanmean(curves[:, -1])), "train_seconds": seconds,
                "min_variance_share_per_run": shares.min(1).tolist(),
-               "cause_recovery_per_run": recovery.tolist()}
-    write_table(run_dir, "Exact-gradient training from random initialisation (Fig. 4.9)", [
-        ("runs", "30", str(config.seeds)),
-        ("one cause becomes a bias", "83%",
-         f"{100 * share:.0f}% (min variance share < {config.bias_share_threshold})"),
-        ("disentangled runs", "none (by eye)",
-         f"best cause-recovery R^2 over runs: {recovery.min(1).max():.2f} "
-         "(the worse cause of the run)"),
-        ("converged by epoch 20", "mostly", "{:.0f}% of the epoch-0-to-50 gain reached".format(
-            100 * float(np.nanmean((curves[:, min(20, config.exact_epochs)] - curves[:, 0])
-                                   / (curves[:, -1] - curves[:, 0]))))),
-    ])
+               "cause_recovery_per_run": recovery.tolist(),
+               "gain_share_by_epoch_20": float(np.nanmean(
+                   (curves[:, min(20, config.exact_epochs)] - curves[:, 0])
+                   / (curves[:, -1] - curves[:, 0])))}
     return summary
 
 
@@ -511,16 +484,6 @@ def grbm_init_training_study(config, run_dir, data, key):
                "recovery_before_mean": before.mean(0).tolist(),
                "recovery_after_mean": after.mean(0).tolist(),
                "relative_model_difference_moved_median": float(np.median(moved / size))}
-    write_table(run_dir, "Exact-gradient training from GRBM initialisations (Fig. 4.10)", [
-        ("log-likelihood during training", "marginal increase (fine-tuning)",
-         f"mean gain {summary['log_likelihood_gain_mean']:.2f} nats per image"),
-        ("weights after training", "little discernible difference (by eye)",
-         "model difference / ||params||^2: median "
-         f"{summary['relative_model_difference_moved_median']:.3f}"),
-        ("still disentangled", "yes (an optimum)",
-         f"cause-recovery R^2 (mean over runs) before {pair(before.mean(0))} -> after "
-         f"{pair(after.mean(0))}"),
-    ])
     return summary
 
 
@@ -582,23 +545,8 @@ def configurations_study(config, run_dir, data, key):
         "min_difference_to_original": float(to_original[1:].min()),
         "min_nearest_other": float(nearest.min()), "original_fine_tune_difference": fine_tune,
         "recovery_original": recovery[0].tolist(),
-        "recovery_best_other": recovery[1:][np.argmax(recovery[1:].min(1))].tolist()}
-    write_table(run_dir, "Unit configurations retrained (Fig. 4.12-4.16)", [
-        ("configurations", "120", f"{count} (C(10,5)/2: the causes' names swapped are the same "
-                                  "model)"),
-        ("worse than the original before training", "almost all (Fig. 4.12)",
-         f"{summary['worse_than_original_before']} of {count - 1}"),
-        ("better than the original after retraining", "several (Fig. 4.13, 4.16)",
-         f"{better} of {count - 1} (mean log-likelihood of the last {tail} epochs)"),
-        ("return to the original optimum", "none (Fig. 4.14)",
-         f"min model difference {summary['min_difference_to_original']:.3g} (the original "
-         f"moved {fine_tune:.3g} in its own retraining)"),
-        ("unique optima", "all (Fig. 4.15)",
-         f"min distance to nearest other model {summary['min_nearest_other']:.3g}"),
-        ("disentangled after retraining", "only the original (by eye)",
-         f"cause-recovery R^2: original {pair(recovery[0])}, best other "
-         f"{pair(summary['recovery_best_other'])}"),
-    ])
+        "recovery_best_other": recovery[1:][np.argmax(recovery[1:].min(1))].tolist(),
+        "last_epochs_compared": tail}
     return summary
 
 
@@ -649,14 +597,6 @@ def interpolation_study(config, run_dir, data, key):
                "mean_to_original": to_original.mean(0).tolist(),
                "mean_to_swapped": to_swapped.mean(0).tolist(),
                "share_closer_to_original": closer.tolist()}
-    write_table(run_dir, "Interpolation between a unit pair (Fig. 4.17)", [
-        ("which optimum is reached", "the original on one side of alpha = 0.5, the swapped "
-         "pair on the other; exactly neither",
-         "closer to the original, per alpha " + ", ".join(
-             f"{a}: {100 * c:.0f}%" for a, c in zip(alphas, closer))),
-        ("distance to the original", "grows across 0.5 (Fig. 4.17a)",
-         ", ".join(f"{a}: {d:.3g}" for a, d in zip(alphas, to_original.mean(0)))),
-    ])
     return summary
 
 
@@ -740,13 +680,6 @@ def activity_sigma_study(config, run_dir, data, key):
                  "causes in [-1, 1]", "activity_sigma")
     summary = {"sigmas": list(sigmas), "mean_activity": curves.tolist(),
                "equilibrium": equilibrium.tolist(), "step_2_excess": excess.tolist()}
-    write_table(run_dir, "Activity against sigma (Fig. 4.7)", [
-        ("settings", "30 values of sigma in (0, 3]", f"{len(sigmas)}: {pair(sigmas)}"),
-        ("equilibrium activity (mean of steps 3+)", "set by sigma", listing(sigmas, equilibrium)),
-        ("step 2 above equilibrium", "about 1 unit (of 100) as sigma -> 0; not negotiation",
-         listing(sigmas, excess)),
-        ("step 1", "the large change", listing(sigmas, curves[:, 0], "{:.1f}")),
-    ])
     return summary
 
 
@@ -762,14 +695,6 @@ def activity_scale_study(config, run_dir, data, key):
                  "activity_scale")
     summary = {"alphas": list(alphas), "sigma": sigma, "mean_activity": curves.tolist(),
                "equilibrium": equilibrium.tolist(), "step_2_excess": excess.tolist()}
-    write_table(run_dir, f"Activity against the data's scale alpha, sigma = {sigma:g} (Fig. 4.8)", [
-        ("settings", "20 values of alpha in [0.1, 5]", f"{len(alphas)}: {pair(alphas)}"),
-        ("equilibrium activity (mean of steps 3+)", "falls as alpha grows",
-         listing(alphas, equilibrium)),
-        ("step 2 above equilibrium", "slightly, at large alpha: under 1 unit",
-         listing(alphas, excess)),
-        ("step 1", "the large change", listing(alphas, curves[:, 0], "{:.1f}")),
-    ])
     return summary
 
 
@@ -867,7 +792,7 @@ def cd_study(config, run_dir, data, key):
     """``data``: the MNIST (images, labels) to build section 3.5's composites from."""
     import matplotlib.pyplot as plt
 
-    rows, summary = [], {}
+    summary = {}
     measure = jax.jit(jax.vmap(lambda p, x, a, b: (
         analysis.cause_recovery(p, x, a, b, config.sigma, centred=True),
         explained_variance(p, x, config.sigma)), in_axes=(0, None, None, None)))
@@ -888,9 +813,8 @@ def cd_study(config, run_dir, data, key):
             curves = np.asarray(curves)
             seconds = time.perf_counter() - start
             recovery, explained = (np.asarray(m) for m in measure(params, x, x_a, x_b))
-            finite = np.isfinite(curves[:, -1])
             name = f"{dataset}/{variant}"
-            summary[name] = {"log_likelihood_start": curves[:, 0].tolist(),
+            summary[name] = {"batch": batch, "log_likelihood_start": curves[:, 0].tolist(),
                              "log_likelihood_end": curves[:, -1].tolist(),
                              "log_likelihood_best": np.nanmax(curves, 1).tolist(),
                              "centred_recovery": recovery.tolist(),
@@ -900,7 +824,6 @@ def cd_study(config, run_dir, data, key):
                                      "run": r, "log_likelihood": curves[r],
                                      "centred_recovery": recovery[r],
                                      "explained_variance": explained[r]})
-            rows.append((dataset, variant, batch, curves, recovery, explained, finite))
             for cause, weights in enumerate((params.W[0], params.V[0])):
                 for u in range(config.cd_units):
                     ax = axes[2 * v + cause, u]
@@ -912,10 +835,132 @@ def cd_study(config, run_dir, data, key):
                      fontsize=9)
         run_dir.save_figure(fig, f"cd_weights_{dataset.replace('-', '_')}")
 
-    thesis = {"gradient": "fairly well disentangled with samples and batch <= 5 (Fig. 3.4, "
-                          "by eye); fails to train without either",
-              "rotated": "no run of the grid (table 3.1) disentangled (Fig. 3.6)",
-              "side-by-side": "entangled optimum, though disentangling is trivial (Fig. 3.7)"}
+    return summary
+
+
+# ------------------------------------------------------------------------------------------------
+# The report: every number in it is read from the run's summary (summary.json)
+
+
+def _number(value) -> float:
+    """A summary value as a float: JSON keeps NaN and inf as the strings "nan", "inf"."""
+    return float(value)
+
+
+def _tables(config, summary) -> list:
+    """[(title, [(quantity, thesis, ours)])] for the studies in ``summary``, in STUDIES order."""
+    tables = []
+    s = summary.get("posterior")
+    if s:
+        tables.append(("Exact posterior vs sampler (Fig. 4.5)", [
+            ("hidden states", "4096", str(s["states"])),
+            ("states ever sampled", "596 (of 10000 samples)",
+             f"{s['states_sampled']} (of {config.posterior_samples})"),
+            ("agreement", "'the inference procedure appears to be correct' (by eye)",
+             f"total variation {s['total_variation']:.4f} (a multinomial draw of the exact "
+             f"posterior: {s['total_variation_of_exact_multinomial_draw']:.4f})"),
+        ]))
+    s = summary.get("activity")
+    if s:
+        tables.append(("Activity along inference (Fig. 4.6)", [
+            ("step 1", "large (first step does the work)", f"{s['activity_step_1']:.2f}"),
+            ("step 2 vs equilibrium", "near-constant from step 2 (< 1 unit of 100 extra)",
+             f"{_number(s['activity_step_2']):.2f} vs "
+             f"{_number(s['activity_equilibrium_steps_3_on']):.2f} (mean of steps 3+)"),
+        ]))
+    s = summary.get("activity-sigma")
+    if s:
+        sigmas = s["sigmas"]
+        tables.append(("Activity against sigma (Fig. 4.7)", [
+            ("settings", "30 values of sigma in (0, 3]", f"{len(sigmas)}: {pair(sigmas)}"),
+            ("equilibrium activity (mean of steps 3+)", "set by sigma",
+             listing(sigmas, s["equilibrium"])),
+            ("step 2 above equilibrium", "about 1 unit (of 100) as sigma -> 0; not negotiation",
+             listing(sigmas, s["step_2_excess"])),
+            ("step 1", "the large change",
+             listing(sigmas, [c[0] for c in s["mean_activity"]], "{:.1f}")),
+        ]))
+    s = summary.get("activity-scale")
+    if s:
+        alphas = s["alphas"]
+        tables.append((f"Activity against the data's scale alpha, sigma = {s['sigma']:g} "
+                       "(Fig. 4.8)", [
+            ("settings", "20 values of alpha in [0.1, 5]", f"{len(alphas)}: {pair(alphas)}"),
+            ("equilibrium activity (mean of steps 3+)", "falls as alpha grows",
+             listing(alphas, s["equilibrium"])),
+            ("step 2 above equilibrium", "slightly, at large alpha: under 1 unit",
+             listing(alphas, s["step_2_excess"])),
+            ("step 1", "the large change",
+             listing(alphas, [c[0] for c in s["mean_activity"]], "{:.1f}")),
+        ]))
+    s = summary.get("exact-training")
+    if s:
+        recovery = np.asarray(s["cause_recovery_per_run"], float)
+        tables.append(("Exact-gradient training from random initialisation (Fig. 4.9)", [
+            ("runs", "30", str(s["runs"])),
+            ("one cause becomes a bias", "83%",
+             f"{100 * s['share_one_cause_bias']:.0f}% (min variance share < "
+             f"{config.bias_share_threshold})"),
+            ("disentangled runs", "none (by eye)",
+             f"best cause-recovery R^2 over runs: {recovery.min(1).max():.2f} "
+             "(the worse cause of the run)"),
+            ("converged by epoch 20", "mostly",
+             f"{100 * s['gain_share_by_epoch_20']:.0f}% of the epoch-0-to-"
+             f"{config.exact_epochs} gain reached"),
+        ]))
+    s = summary.get("grbm-init-training")
+    if s:
+        tables.append(("Exact-gradient training from GRBM initialisations (Fig. 4.10)", [
+            ("log-likelihood during training", "marginal increase (fine-tuning)",
+             f"mean gain {s['log_likelihood_gain_mean']:.2f} nats per image"),
+            ("weights after training", "little discernible difference (by eye)",
+             "model difference / ||params||^2: median "
+             f"{s['relative_model_difference_moved_median']:.3f}"),
+            ("still disentangled", "yes (an optimum)",
+             f"cause-recovery R^2 (mean over runs) before {pair(s['recovery_before_mean'])} -> "
+             f"after {pair(s['recovery_after_mean'])}"),
+        ]))
+    s = summary.get("configurations")
+    if s:
+        count = s["configurations"]
+        tables.append(("Unit configurations retrained (Fig. 4.12-4.16)", [
+            ("configurations", "120", f"{count} (C(10,5)/2: the causes' names swapped are the "
+                                      "same model)"),
+            ("worse than the original before training", "almost all (Fig. 4.12)",
+             f"{s['worse_than_original_before']} of {count - 1}"),
+            ("better than the original after retraining", "several (Fig. 4.13, 4.16)",
+             f"{s['better_than_original_after']} of {count - 1} (mean log-likelihood of the "
+             f"last {s['last_epochs_compared']} epochs)"),
+            ("return to the original optimum", "none (Fig. 4.14)",
+             f"min model difference {s['min_difference_to_original']:.3g} (the original moved "
+             f"{s['original_fine_tune_difference']:.3g} in its own retraining)"),
+            ("unique optima", "all (Fig. 4.15)",
+             f"min distance to nearest other model {s['min_nearest_other']:.3g}"),
+            ("disentangled after retraining", "only the original (by eye)",
+             f"cause-recovery R^2: original {pair(s['recovery_original'])}, best other "
+             f"{pair(s['recovery_best_other'])}"),
+        ]))
+    s = summary.get("interpolation")
+    if s:
+        alphas = s["alphas"]
+        tables.append(("Interpolation between a unit pair (Fig. 4.17)", [
+            ("which optimum is reached", "the original on one side of alpha = 0.5, the swapped "
+             "pair on the other; exactly neither",
+             "closer to the original, per alpha " + ", ".join(
+                 f"{a}: {100 * c:.0f}%" for a, c in zip(alphas, s["share_closer_to_original"]))),
+            ("distance to the original", "grows across 0.5 (Fig. 4.17a)",
+             ", ".join(f"{a}: {d:.3g}" for a, d in zip(alphas, s["mean_to_original"]))),
+        ]))
+    return tables
+
+
+CD_THESIS = {"gradient": "fairly well disentangled with samples and batch <= 5 (Fig. 3.4, by "
+                         "eye); fails to train without either",
+             "rotated": "no run of the grid (table 3.1) disentangled (Fig. 3.6)",
+             "side-by-side": "entangled optimum, though disentangling is trivial (Fig. 3.7)"}
+
+
+def _cd_table(config, cd_summary) -> list[str]:
     lines = ["## CD training on the data of section 3.5 (Fig. 3.4, 3.6, 3.7)", "",
              f"{config.cd_units} + {config.cd_units} units, sigma = {config.sigma}, "
              f"{config.cd_epochs} epochs of CD-10, weight rate {config.cd_learning_rate}, "
@@ -927,25 +972,144 @@ def cd_study(config, run_dir, data, key):
              "| data | thesis | variant | batch | exact log p(x) per image: start -> end | "
              "centred R^2 (A, B) | explained |",
              "| --- | --- | --- | ---: | --- | --- | --- |"]
-    for dataset, variant, batch, curves, recovery, explained, finite in rows:
-        ll = "; ".join(f"{c[0]:.0f} -> {c[-1]:.0f}" if f else f"{c[0]:.0f} -> diverged"
-                       for c, f in zip(curves, finite))
-        lines.append(f"| {dataset} | {thesis[dataset]} | {variant} | {batch} | {ll} | "
-                     + "; ".join(pair(r) for r in recovery) + " | "
-                     + "; ".join(f"{e:.2f}" for e in explained) + " |")
-    with open(run_dir.path / "table.md", "a") as f:
-        f.write("\n".join(lines) + "\n\n")
-    return summary
+    for name, row in cd_summary.items():
+        if "/" not in name:  # "seconds" and the like
+            continue
+        dataset, variant = name.split("/", 1)
+        ll = "; ".join(
+            f"{_number(a):.0f} -> {_number(b):.0f}" if np.isfinite(_number(b))
+            else f"{_number(a):.0f} -> diverged"
+            for a, b in zip(row["log_likelihood_start"], row["log_likelihood_end"]))
+        lines.append(f"| {dataset} | {CD_THESIS.get(dataset, '')} | {variant} | {row['batch']} | "
+                     f"{ll} | " + "; ".join(pair(r) for r in row["centred_recovery"]) + " | "
+                     + "; ".join(f"{_number(e):.2f}" for e in row["explained_variance"]) + " |")
+    return lines
 
 
-def run(config: BroadnetConfig, run_dir) -> dict:
+def tables_md(config, summary) -> str:
+    """The thesis-beside-ours tables of every study in ``summary`` (the run's ``table.md``)."""
+    lines = []
+    for title, rows in _tables(config, summary):
+        lines += [f"## {title}", "", "| quantity | thesis | ours |", "| --- | --- | --- |"]
+        lines += [f"| {q} | {t} | {o} |" for q, t, o in rows]
+        lines.append("")
+    if summary.get("cd"):
+        lines += _cd_table(config, summary["cd"]) + [""]
+    return "\n".join(lines)
+
+
+def _cd_best(cd_summary):
+    """(dataset/variant, run, cause, centred R^2) of the best-recovered cause in the cd study."""
+    best = None
+    for name, row in cd_summary.items():
+        if "/" not in name:
+            continue
+        for r, values in enumerate(row["centred_recovery"]):
+            for cause, value in enumerate(values):
+                if best is None or _number(value) > best[3]:
+                    best = (name, r, "AB"[cause], _number(value))
+    return best
+
+
+def report(config, summary, command: str) -> str:
+    """experiments/results/broadnet.md: every number from ``summary`` (the run's summary.json,
+    with its provenance and wall time) and ``config``."""
+    where = summary.get("provenance", {})
+    seconds = {name: summary[name]["seconds"] for name in STUDIES if name in summary}
+    lines = [
+        "# Broadnet studies (thesis ch. 3 and 4): the thesis beside ours", "",
+        f"Produced by `experiments/broadnet.py` with `{command}`; every number below is read "
+        "from that run's summary (`broadnet.json` beside this file, config included) by "
+        "`python -m experiments.broadnet experiments/results/broadnet.json "
+        "experiments/results/broadnet.md`.",
+        f"Device {where.get('device', '?')}; started {where.get('date', '?')} at commit "
+        f"{where.get('commit', '?')}{' (uncommitted changes in the tree)' if where.get('dirty') else ''}"
+        f", finished {where.get('finished', '?')}; wall time "
+        f"{summary.get('wall_seconds', float('nan')):.0f} s ("
+        + ", ".join(f"{name} {t:.0f} s" for name, t in seconds.items()) + ").",
+        "",
+        f"Reduced scale, as the config records: sigma = {config.sigma} except in the sweeps, "
+        f"`grbm_epochs={config.grbm_epochs}` of CD-{config.grbm_k} for the "
+        f"{config.activity_units}-unit GRBMs (thesis 400), `posterior_samples="
+        f"{config.posterior_samples}` independent chains for Fig. 4.5, the "
+        f"{config.exact_units}+{config.exact_units} GRBMs pretrained "
+        + ("on their exact gradient (`grbm_pretraining=exact`; `grbm_pretraining=cd` keeps the "
+           "thesis's CD schedule)" if config.grbm_pretraining == "exact" else
+           "with the thesis's CD schedule (`grbm_pretraining=cd`)")
+        + f"; Fig. 4.7 and 4.8 with {len(config.sweep_sigmas)} and {len(config.sweep_alphas)} "
+        f"settings (thesis 30 and 20) and `sweep_grbm_epochs={config.sweep_grbm_epochs}` of "
+        f"CD-{config.grbm_k} per GRBM, weight learning rate {config.grbm_learning_rate} sigma^2 "
+        f"(see `activity_sweep`); the CD study with {config.cd_units} + {config.cd_units} units, "
+        f"`cd_epochs={config.cd_epochs}`, `cd_seeds={config.cd_seeds}`, an untuned weight rate "
+        f"`cd_learning_rate={config.cd_learning_rate}`, on {config.n_images} images per dataset.",
+        "",
+    ]
+    sigma_sweep, scale_sweep = summary.get("activity-sigma"), summary.get("activity-scale")
+    if sigma_sweep and scale_sweep and summary.get("cd"):
+        live = [(sg, ex) for sg, eq, ex in zip(sigma_sweep["sigmas"], sigma_sweep["equilibrium"],
+                                                sigma_sweep["step_2_excess"]) if eq > 0.05]
+        best = _cd_best(summary["cd"])
+        lines += [
+            "Reading the numbers (what the tables below show, in words). Fig. 4.7, 4.8: in this "
+            "package's sigma convention (p(h = 1 | x) = sigmoid(W x / sigma^2 + b)) a "
+            f"{config.activity_units} + {config.activity_units} Broadnet whose equilibrium "
+            "activity is about 0 has a near-deterministic posterior: step 1 moves every unit "
+            "from 0.5 to 0 or 1 and nothing moves after. Equilibrium activity above 0.05 "
+            "appears only at sigma = "
+            + (", ".join(f"{sg:g}" for sg, _ in live) or "none")
+            + (f", with step 2 at most {max(ex for _, ex in live):.1f} units above it" if live
+               else "")
+            + "; at sigma = "
+            f"{scale_sweep['sigma']:g} the equilibrium activity is at most "
+            f"{max(scale_sweep['equilibrium']):.2f} at every alpha, so the thesis's \"equilibrium "
+            "activity falls as alpha grows\" cannot show here. As in the thesis, no run shows "
+            "several iterations of high activity (no negotiation). The CD study: the best "
+            f"recovered cause of any run is cause {best[2]} of run {best[1]} of {best[0]} "
+            f"(centred R^2 {best[3]:.2f}); a centred R^2 near 0 for both causes, with "
+            "reconstructions explaining none of the variance, is the thesis's mean optimum. We "
+            "did not search the CD learning rate or the epochs.",
+            "",
+        ]
+    lines += [
+        "![posterior vs sampler](figures/broadnet_posterior_vs_sampler.png)",
+        "![activity](figures/broadnet_activity.png)",
+        "![activity against sigma](figures/broadnet_activity_sigma.png)",
+        "![activity against the data's scale](figures/broadnet_activity_scale.png)",
+        "![interpolation](figures/broadnet_interpolation.png)",
+        "![CD weights, 5 plus gradient](figures/broadnet_cd_weights_gradient.png)",
+        "![CD weights, 3 plus rotated 7](figures/broadnet_cd_weights_rotated.png)",
+        "![CD weights, 3 beside 7](figures/broadnet_cd_weights_side_by_side.png)",
+        "",
+        "(Figures copied from the run's `figures/` with a `broadnet_` prefix; the three CD weight "
+        "figures quantised to 128 colours with PIL to keep the repository small.)",
+        "",
+        tables_md(config, summary),
+    ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def validate(config: BroadnetConfig) -> None:
+    """Raises ValueError for a config that cannot run, before any data is loaded."""
     if config.study not in STUDIES:
         raise ValueError(f"study: expected one of {STUDIES}, got {config.study!r}")
     for name in config.cd_datasets:
         if name not in CD_DATASETS:
             raise ValueError(f"cd_datasets: expected names from {CD_DATASETS}, got {name!r}")
     for name in config.cd_variants:
-        cd_variant(name, config)  # raises on an unknown name before any work
+        cd_variant(name, config)  # raises on an unknown name
+    if config.grbm_pretraining not in ("exact", "cd"):
+        raise ValueError(f"grbm_pretraining: expected 'exact' or 'cd', got "
+                         f"{config.grbm_pretraining!r}")
+    for name in ("seeds", "n_images", "posterior_units", "posterior_samples", "activity_units",
+                 "exact_units", "exact_batch", "grbm_batch", "cd_units", "cd_seeds"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name}: expected >= 1, got {getattr(config, name)}")
+    if not config.sigma > 0:
+        raise ValueError(f"sigma: expected > 0, got {config.sigma}")
+
+
+def run(config: BroadnetConfig, run_dir) -> dict:
+    validate(config)
     from jaxdis import data as data_lib
 
     mnist = data_lib.load_mnist("train")
@@ -967,7 +1131,40 @@ def run(config: BroadnetConfig, run_dir) -> dict:
                                       study_key)
         summary[name]["seconds"] = time.perf_counter() - start
         print(f"{name}: {summary[name]}", flush=True)
+        # table.md is redrawn whole from the summary after each study (never appended to), so
+        # a rerun in the same folder does not repeat tables
+        (run_dir.path / "table.md").write_text(tables_md(config, summary))
     return summary
+
+
+def main(argv) -> int:
+    """``python -m experiments.broadnet SOURCE OUT.md``: the report from SOURCE, a finished run
+    folder (then OUT.json, its summary with the config, is written beside OUT.md) or such a
+    JSON."""
+    import json
+    from pathlib import Path
+
+    from jaxdis.config import apply_overrides
+
+    if len(argv) != 2:
+        print(main.__doc__)
+        return 2
+    source, out = Path(argv[0]), Path(argv[1])
+    if source.is_dir():
+        result = {"config": json.loads((source / "config.json").read_text()),
+                  **json.loads((source / "summary.json").read_text())}
+        out.with_suffix(".json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    else:
+        result = json.loads(source.read_text())
+    config = apply_overrides(BroadnetConfig(), result["config"])
+    changed = {k: v for k, v in dataclasses.asdict(config).items()
+               if v != getattr(BroadnetConfig(), k)}
+    command = "jaxdis run broadnet" + "".join(
+        f" --set {k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
+        for k, v in changed.items())
+    out.write_text(report(config, result, command))
+    print(f"wrote {out}")
+    return 0
 
 
 EXPERIMENT = Experiment(
@@ -976,4 +1173,11 @@ EXPERIMENT = Experiment(
             "exact-gradient training",
     make_config=make_config,
     run=run,
+    validate=validate,
 )
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

@@ -26,6 +26,17 @@ def test_every_study_runs_and_writes_table_and_figures(tmp_path):
     # seven, one per sweep (Fig. 4.7, 4.8), one of CD-trained weights per dataset of section 3.5
     assert len(list((tmp_path / "figures").glob("*.png"))) == 7 + 2 + 3
 
+    # The report is drawn from the saved summary alone: its tables are the run's table.md.
+    run_dir.write_config(config)
+    run_dir.write_json("summary.json", {**summary, "wall_seconds": 1.0,
+                                        "provenance": {"device": "cpu:cpu", "commit": "abc"}})
+    assert broadnet.main([str(tmp_path), str(tmp_path / "report.md")]) == 0
+    report = (tmp_path / "report.md").read_text()
+    assert table.strip() in report and "commit abc" in report
+    assert (tmp_path / "report.json").exists()  # the summary with its config, beside the report
+    assert broadnet.main([str(tmp_path / "report.json"), str(tmp_path / "again.md")]) == 0
+    assert (tmp_path / "again.md").read_text() == report
+
 
 def test_unknown_study_is_named():
     config = dataclasses.replace(broadnet.make_config(None), study="nope")
