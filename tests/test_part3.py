@@ -127,3 +127,21 @@ def test_the_report_is_redrawn_from_the_rows_folders(tmp_path):
     assert "| 2 / 1 |" in text  # both collapsed in stage 1, one at the end
     assert "figures/part3_ddn-simple_mi_curves.png" in text
     assert (tmp_path / "figures" / "part3_ddn-simple_mi_curves.png").exists()
+
+
+def test_the_reading_rows_are_one_field_from_the_thesis_row_and_not_run_by_default():
+    assert len(set(part3.ALL_NAMES)) == len(part3.ALL_NAMES)
+    assert not set(part3.Part3Config().settings) & {s.name for s in part3.READINGS}
+    thesis = {s.dataset: part3.setting_config(s, part3.Part3Config())[1]
+              for s in part3.SETTINGS if s.experiment == "ddn" and s.overrides == ()}
+    for setting in part3.READINGS:
+        assert setting.ablation  # reported as not the thesis's rows
+        _, config = part3.setting_config(setting, part3.Part3Config())
+        changed = {f.name for f in dataclasses.fields(config)
+                   if getattr(config, f.name) != getattr(thesis[setting.dataset], f.name)}
+        assert changed == {name for name, _ in setting.overrides}, setting.name
+    config = dataclasses.replace(part3.Part3Config(), settings=("ddn-simple-decay-batch",),
+                                 title="Readings")
+    assert [s.name for s in part3._chosen(config)] == ["ddn-simple-decay-batch"]
+    assert part3.report(config, [], {"device": "cpu", "date": "d", "commit": "c"}).startswith(
+        "# Readings")
