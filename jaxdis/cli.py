@@ -36,8 +36,17 @@ def _cmd_data_info(args) -> int:
         (r["dataset"], r["source"], "yes" if r["found"] else "no", str(r["location"])) for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
-    for row in table:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    indent = " " * (widths[0] + 2)
+    print("  ".join(cell.ljust(w) for cell, w in zip(headers, widths)).rstrip())
+    for row, cells in zip(rows, table[1:]):
+        print("  ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip())
+        if row["files"]:
+            name_width = max(len(f["name"]) for f in row["files"])
+            for f in row["files"]:
+                print(f"{indent}{f['name'].ljust(name_width)}  {f['status']}: {f['detail']}")
+    print("found: the loader would use that source (every file valid and of that dataset); each "
+          "file: valid, missing, truncated, corrupt (damaged gzip) or foreign (not that "
+          "dataset's IDX file).")
     return 0
 
 

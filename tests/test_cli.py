@@ -168,26 +168,29 @@ def test_the_real_registry_loads_and_every_experiment_has_a_valid_default_config
             assert dataclasses.is_dataclass(experiment.make_config(dataset))
 
 
+def _data_info_rows(out):
+    """{(dataset, source): found} from `jaxdis data info` (file lines are indented)."""
+    lines = [line for line in out.splitlines()[1:] if line and not line[0].isspace()
+             and not line.startswith("found:")]
+    return {tuple(line.split(None, 3)[:2]): line.split(None, 3)[2] for line in lines}
+
+
 def test_data_info_reports_where_each_dataset_is_found(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("JAXDIS_DATA_DIR", str(tmp_path))  # an empty folder: nothing found there
     assert cli.main(["data", "info"]) == 0
-    rows = [line.split(None, 3) for line in capsys.readouterr().out.splitlines()[1:]]
-    found = {(row[0], row[1]): row[2] for row in rows}
+    found = _data_info_rows(capsys.readouterr().out)
     assert found[("mnist", "JAXDIS_DATA_DIR")] == "no"
     assert found[("mnist", "sample")] == "yes"  # the package ships the MNIST test set
     assert found[("digits_8x8", "scikit-learn")] == "yes"
 
 
-def test_data_info_finds_mnist_in_a_named_directory(capsys):
-    from pathlib import Path
-
-    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    if not (shared / "mnist").is_dir():
-        pytest.skip("../shared/data/mnist is not beside this checkout")
-    assert cli.main(["data", "info", "--data-dir", str(shared)]) == 0
+def test_data_info_finds_mnist_in_a_named_directory(capsys, mnist):
+    assert cli.main(["data", "info", "--data-dir", str(mnist.root)]) == 0
     out = capsys.readouterr().out
-    assert any(line.startswith("mnist") and " yes " in line and str(shared) in line
+    assert any(line.startswith("mnist") and " yes " in line and str(mnist.files) in line
                for line in out.splitlines())
+    # The same folder does not hold Fashion-MNIST: its labels are MNIST's.
+    assert _data_info_rows(out)[("fashion_mnist", "data_dir")] == "no"
 
 
 # ----------------------------------------------------------------------------- run folders

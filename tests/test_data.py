@@ -16,13 +16,11 @@ from jaxdis import data
 from jaxdis.data import mnist as mnist_module
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
 # The published MNIST label counts (digits 0..9), as /work/shared/data/README.md lists them.
 MNIST_TRAIN_FILE_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-
-needs_shared_mnist = pytest.mark.skipif(
-    not (SHARED_DATA / "mnist").is_dir(), reason="no ../shared/data/mnist beside the checkout")
+# The tests of the real MNIST files take the `mnist` fixture (tests/conftest.py): the folder in
+# JAXDIS_DATA_DIR, else ../shared/data beside the checkout; they skip without one.
 needs_fashion = pytest.mark.skipif(
     not mnist_module.DEBIAN_FASHION_MNIST_DIR.is_dir(),
     reason="Debian's dataset-fashion-mnist is not installed")
@@ -122,9 +120,8 @@ def test_read_idx_missing_file_is_file_not_found(tmp_path):
 # --------------------------------------------------------------------------- real MNIST
 
 
-@needs_shared_mnist
-def test_mnist_from_env_dir_has_the_published_counts_and_split(monkeypatch):
-    monkeypatch.setenv("JAXDIS_DATA_DIR", str(SHARED_DATA))  # a root holding mnist/
+def test_mnist_from_env_dir_has_the_published_counts_and_split(monkeypatch, mnist):
+    monkeypatch.setenv("JAXDIS_DATA_DIR", str(mnist.root))  # the files, or a root holding mnist/
     train_x, train_y = data.load_mnist("train")
     valid_x, valid_y = data.load_mnist("validation")
     test_x, test_y = data.load_mnist("test")
@@ -137,51 +134,53 @@ def test_mnist_from_env_dir_has_the_published_counts_and_split(monkeypatch):
     assert (np.array(counts(train_y)) + counts(valid_y)).tolist() == MNIST_TRAIN_FILE_COUNTS
     assert counts(test_y) == MNIST_TEST_COUNTS
     # "train" is the file's first 50,000 images, in order; "validation" the rest.
-    raw_images = data.read_idx(SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz")
-    raw_labels = data.read_idx(SHARED_DATA / "mnist" / "train-labels-idx1-ubyte.gz")
+    raw_images = data.read_idx(mnist.path("train-images-idx3-ubyte"))
+    raw_labels = data.read_idx(mnist.path("train-labels-idx1-ubyte"))
     np.testing.assert_array_equal(train_x, raw_images[:50_000] / np.float32(255))
     np.testing.assert_array_equal(valid_x[-1], raw_images[-1] / np.float32(255))
     np.testing.assert_array_equal(np.concatenate([train_y, valid_y]), raw_labels)
 
 
-@needs_shared_mnist
-def test_data_dir_argument_comes_before_the_env_var(monkeypatch, tmp_path):
+def test_data_dir_argument_comes_before_the_env_var(monkeypatch, tmp_path, mnist):
     monkeypatch.setenv("JAXDIS_DATA_DIR", str(tmp_path))  # empty: would fall back to the sample
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the sample must not be used
-        images, labels = data.load_mnist("test", data_dir=SHARED_DATA / "mnist")  # files directly
+        images, labels = data.load_mnist("test", data_dir=mnist.files)  # files directly
     assert counts(labels) == MNIST_TEST_COUNTS
 
 
-@needs_shared_mnist
-def test_uncompressed_idx_files_load_like_gzipped_ones(tmp_path):
+def _plain(path):
+    """An IDX file's bytes, uncompressed."""
+    raw = Path(path).read_bytes()
+    return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+
+
+def test_uncompressed_idx_files_load_like_gzipped_ones(tmp_path, mnist):
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
-        (tmp_path / f"{name}.gz").symlink_to(SHARED_DATA / "mnist" / f"{name}.gz")
+        (tmp_path / f"{name}.gz").write_bytes(gzip.compress(_plain(mnist.path(name)), 1))
     for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
-        raw = gzip.decompress((SHARED_DATA / "mnist" / f"{name}.gz").read_bytes())
-        (tmp_path / name).write_bytes(raw)
+        (tmp_path / name).write_bytes(_plain(mnist.path(name)))
     images, labels = data.load_mnist("test", data_dir=tmp_path)
-    reference_images, reference_labels = data.load_mnist("test", data_dir=SHARED_DATA)
+    reference_images, reference_labels = data.load_mnist("test", data_dir=mnist.root)
     np.testing.assert_array_equal(images, reference_images)
     np.testing.assert_array_equal(labels, reference_labels)
 
 
-@needs_shared_mnist
-def test_a_corrupt_file_in_a_data_dir_is_an_error_not_a_fallback(tmp_path):
+def test_a_corrupt_file_in_a_data_dir_is_an_error_not_a_fallback(tmp_path, mnist):
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"):
-        (tmp_path / f"{name}.gz").symlink_to(SHARED_DATA / "mnist" / f"{name}.gz")
-    raw = gzip.decompress((SHARED_DATA / "mnist" / "t10k-images-idx3-ubyte.gz").read_bytes())
+        source = mnist.path(name)
+        (tmp_path / source.name).symlink_to(source)
+    raw = _plain(mnist.path("t10k-images-idx3-ubyte"))
     (tmp_path / "t10k-images-idx3-ubyte").write_bytes(raw[:-784])  # one image short
     with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte: truncated IDX data"):
         data.load_mnist("test", data_dir=tmp_path)
 
 
-@needs_shared_mnist
-def test_mnist_files_are_not_served_as_fashion_mnist(monkeypatch):
+def test_mnist_files_are_not_served_as_fashion_mnist(monkeypatch, mnist):
     monkeypatch.delenv("JAXDIS_DATA_DIR", raising=False)
-    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte.gz: not Fashion-MNIST: its "
+    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte(.gz)?: not Fashion-MNIST: its "
                                          r"label counts \[980, 1135, .*published \[1000, 1000"):
-        data.load_fashion_mnist("test", data_dir=SHARED_DATA / "mnist")
+        data.load_fashion_mnist("test", data_dir=mnist.files)
 
 
 def test_a_well_formed_file_of_the_wrong_shape_is_an_error(tmp_path, no_tfds):
@@ -294,7 +293,7 @@ def test_missing_mnist_lists_the_sample_too(monkeypatch, tmp_path, only_sample):
 def test_describe_sources_rows(monkeypatch, tmp_path):
     monkeypatch.setenv("JAXDIS_DATA_DIR", str(tmp_path))
     rows = data.describe_sources()
-    assert all(set(row) == {"dataset", "source", "location", "found"} for row in rows)
+    assert all(set(row) == {"dataset", "source", "location", "found", "files"} for row in rows)
     assert all(isinstance(row["found"], bool) for row in rows)
     by_key = {(row["dataset"], row["source"]): row for row in rows}
     assert [s for d, s in by_key if d == "mnist"] == ["JAXDIS_DATA_DIR", "tfds", "sample"]
@@ -306,11 +305,10 @@ def test_describe_sources_rows(monkeypatch, tmp_path):
     assert by_key[("digits_8x8", "scikit-learn")]["found"] is True
 
 
-@needs_shared_mnist
-def test_describe_sources_with_a_data_dir_finds_its_subfolder():
-    rows = data.describe_sources(data_dir=SHARED_DATA)
+def test_describe_sources_with_a_data_dir_finds_its_subfolder(mnist):
+    rows = data.describe_sources(data_dir=mnist.root)
     row = next(r for r in rows if r["dataset"] == "mnist" and r["source"] == "data_dir")
-    assert row["found"] is True and row["location"] == str(SHARED_DATA / "mnist")
+    assert row["found"] is True and row["location"] == str(mnist.files)
 
 
 # --------------------------------------------------------------------------- tensorflow-datasets
@@ -413,3 +411,122 @@ def test_binary_labels_custom_groups_and_any_shape():
 def test_binary_labels_errors(labels, groups, message):
     with pytest.raises(ValueError, match=message):
         data.binary_labels(np.array(labels), groups=groups)
+
+
+# --------------------------------------------------------------------------- `jaxdis data info`
+
+
+def lecun_folder(folder, dataset="mnist", gz=True):
+    """The four files as LeCun names them, well-formed, with the dataset's published label
+    counts (blank images): what `data info` should call valid."""
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = mnist_module._MNIST if dataset == "mnist" else mnist_module._FASHION
+    for split, (images, labels) in mnist_module.IDX_FILES.items():
+        counts = spec.label_counts[split]
+        suffix = ".gz" if gz else ""
+        write_idx(folder / (labels + suffix), np.repeat(np.arange(10, dtype=np.uint8), counts),
+                  gz=gz)
+        write_idx(folder / (images + suffix), np.zeros((sum(counts), 28, 28), np.uint8), gz=gz)
+    return folder
+
+
+def _row(rows, dataset, source="data_dir"):
+    return next(r for r in rows if r["dataset"] == dataset and r["source"] == source)
+
+
+def _statuses(row):
+    return {f["name"]: f["status"] for f in row["files"]}
+
+
+@pytest.fixture(scope="module")
+def mnist_like(tmp_path_factory):
+    return lecun_folder(tmp_path_factory.mktemp("data") / "mnist-files")
+
+
+def test_inspect_idx_tells_valid_truncated_corrupt_and_foreign_files(tmp_path):
+    raw = write_idx(tmp_path / "valid", np.zeros((20, 28, 28), np.uint8))
+    write_idx(tmp_path / "valid.gz", np.zeros((20, 28, 28), np.uint8), gz=True)
+    (tmp_path / "short").write_bytes(raw[:-28])
+    (tmp_path / "short-header").write_bytes(raw[:9])
+    compressed = gzip.compress(raw)
+    (tmp_path / "cut.gz").write_bytes(compressed[: len(compressed) // 2])
+    damaged = bytearray(compressed)
+    damaged[len(damaged) // 2] ^= 0xFF
+    (tmp_path / "damaged.gz").write_bytes(bytes(damaged))
+    (tmp_path / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    (tmp_path / "long").write_bytes(raw + b"\x00")
+
+    def status(name):
+        return data.inspect_idx(tmp_path / name)
+
+    assert status("valid") == {"status": "valid", "detail": "20 x 28 x 28 uint8",
+                               "dtype": "uint8", "shape": (20, 28, 28)}
+    assert status("valid.gz")["status"] == "valid"
+    assert status("short")["status"] == "truncated"
+    assert status("short")["detail"] == "20 x 28 x 28 uint8 needs 15680 data bytes, it has 15652"
+    assert status("short-header")["status"] == "truncated"
+    assert status("cut.gz")["status"] == "truncated" and "cut short" in status("cut.gz")["detail"]
+    assert status("damaged.gz")["status"] in ("corrupt", "truncated")
+    assert status("picture.png") == {"status": "foreign", "dtype": None, "shape": None,
+                                     "detail": "not an IDX file (it starts with 89504e47)"}
+    assert status("long")["status"] == "foreign" and "1 bytes after" in status("long")["detail"]
+
+
+def test_data_info_calls_a_folder_of_valid_mnist_files_mnist_and_not_fashion_mnist(mnist_like):
+    rows = data.describe_sources(data_dir=mnist_like)
+    mnist, fashion = _row(rows, "mnist"), _row(rows, "fashion_mnist")
+    assert mnist["found"] is True and set(_statuses(mnist).values()) == {"valid"}
+    assert fashion["found"] is False
+    assert fashion["location"] == (f"{mnist_like}: holds MNIST's files (by their label counts), "
+                                   "not Fashion-MNIST's")
+    assert _statuses(fashion)["t10k-labels-idx1-ubyte.gz"] == "foreign"
+
+
+def test_data_info_names_a_truncated_or_foreign_file_and_does_not_call_it_found(tmp_path):
+    folder = lecun_folder(tmp_path / "d", gz=False)
+    raw = (folder / "t10k-images-idx3-ubyte").read_bytes()
+    (folder / "t10k-images-idx3-ubyte").write_bytes(raw[:-784])  # one image short
+    (folder / "train-labels-idx1-ubyte").write_bytes(b"<html>not found</html>")
+    row = _row(data.describe_sources(data_dir=folder), "mnist")
+    assert row["found"] is False
+    assert _statuses(row) == {"train-images-idx3-ubyte": "valid",
+                              "train-labels-idx1-ubyte": "foreign",
+                              "t10k-images-idx3-ubyte": "truncated",
+                              "t10k-labels-idx1-ubyte": "valid"}
+    assert row["location"].startswith(f"{folder}: train-labels-idx1-ubyte is foreign")
+
+
+def test_an_idx_file_of_another_shape_is_foreign(tmp_path):
+    folder = lecun_folder(tmp_path / "d")
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", np.zeros((10_000, 14, 14), np.uint8), gz=True)
+    row = _row(data.describe_sources(data_dir=folder), "mnist")
+    report = next(f for f in row["files"] if f["name"] == "t10k-images-idx3-ubyte.gz")
+    assert report["status"] == "foreign"
+    assert report["detail"] == "10000 x 14 x 14 uint8, not MNIST's 10000 x 28 x 28 uint8"
+
+
+def test_one_root_serves_mnist_and_a_fashion_mnist_subfolder(tmp_path, no_tfds, monkeypatch):
+    root = lecun_folder(tmp_path / "root")  # MNIST's files directly in the root
+    lecun_folder(root / "fashion-mnist", dataset="fashion")
+    monkeypatch.setattr(mnist_module, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-debian")
+    rows = data.describe_sources(data_dir=root)
+    assert _row(rows, "mnist")["location"] == str(root) and _row(rows, "mnist")["found"]
+    fashion = _row(rows, "fashion_mnist")
+    assert fashion["location"] == str(root / "fashion-mnist") and fashion["found"]
+    _, labels = data.load_fashion_mnist("test", data_dir=root)  # from the subfolder
+    assert counts(labels) == [1000] * 10
+
+
+def test_the_data_info_command_prints_each_file_with_its_status(tmp_path, capsys):
+    from jaxdis import cli
+
+    folder = lecun_folder(tmp_path / "d")
+    cut = (folder / "train-images-idx3-ubyte.gz").read_bytes()
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(cut[: len(cut) // 2])
+    assert cli.main(["data", "info", "--data-dir", str(folder)]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if "train-images-idx3-ubyte.gz  truncated"
+                in line)
+    assert "gzip stream is cut short" in line
+    assert any(line.startswith("mnist") and " no " in line and "train-images-idx3-ubyte.gz is "
+               "truncated" in line for line in out.splitlines())

@@ -16,7 +16,15 @@ from jaxdis.data.composite import (
 from jaxdis.data.digits import load_digits_8x8
 from jaxdis.data.idx import read_idx
 from jaxdis.data.labels import binary_labels
-from jaxdis.data.mnist import SOURCES, SPLITS, describe_sources, load_fashion_mnist, load_mnist
+from jaxdis.data.mnist import (
+    SOURCES,
+    SPLITS,
+    describe_sources,
+    inspect_idx,
+    load_fashion_mnist,
+    load_mnist,
+    split_size,
+)
 from jaxdis.data.toy import TOY_KINDS, make_toy
 
 __all__ = [
@@ -28,6 +36,7 @@ __all__ = [
     "Composite",
     "binary_labels",
     "describe_sources",
+    "inspect_idx",
     "load_composite",
     "load_digits_8x8",
     "load_fashion_mnist",
@@ -37,4 +46,5 @@ __all__ = [
     "make_rotated_composite",
     "make_toy",
     "read_idx",
+    "split_size",
 ]

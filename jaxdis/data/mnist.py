@@ -34,14 +34,16 @@ to reproduce the source works' validation split exactly.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import importlib.util
 import os
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from jaxdis.data.idx import read_idx_cached
+from jaxdis.data.idx import IDX_DTYPES, read_idx_cached
 
 SPLITS = ("train", "validation", "test")
 SOURCES = ("data_dir", "JAXDIS_DATA_DIR", "debian", "tfds", "sample")
@@ -117,19 +119,130 @@ def load_fashion_mnist(split: str, data_dir: str | os.PathLike | None = None,
 def describe_sources(data_dir: str | os.PathLike | None = None) -> list[dict]:
     """Every candidate source of every dataset, in the order the loaders try them.
 
-    Returns rows ``{"dataset", "source", "location", "found"}`` (``found`` a bool). Imports
-    nothing heavy: tensorflow-datasets counts as found when it is installed (whether it holds the
-    data, or may download it, is only known when loading).
+    Returns rows ``{"dataset", "source", "location", "found", "files"}``. ``found`` (a bool) says
+    whether the loader would use that source: for a directory (or the shipped sample), every
+    IDX file it needs reads as valid (:func:`inspect_idx`: header, size, shape) and its label
+    files have the dataset's published label counts, so a folder of MNIST files is not reported
+    as Fashion-MNIST, nor the reverse. ``files`` lists, for directory sources, each file found
+    with its status ("valid", "truncated", "corrupt" or "foreign") and what was seen, so a
+    damaged file is named. Imports nothing heavy: tensorflow-datasets counts as found when it is
+    installed (whether it holds the data, or may download it, is only known when loading).
     """
     rows = []
     for dataset in (_MNIST, _FASHION):
         for candidate in _candidates(dataset, data_dir):
+            files, found, location = [], candidate.found, candidate.location
+            if candidate.path is not None:
+                names = IDX_FILES["test"] if candidate.source == "sample" else (
+                    IDX_FILES["train"] + IDX_FILES["test"])
+                files = [_file_report(candidate.path, name, dataset) for name in names]
+                problems = [f for f in files if f["status"] != "valid"]
+                if problems:
+                    found = False
+                    first = problems[0]
+                    owners = {f.get("owner") for f in problems}
+                    if len(owners) == 1 and None not in owners:  # well-formed, another dataset
+                        location = (f"{candidate.path}: holds {owners.pop()}'s files (by their "
+                                    f"label counts), not {dataset.title}'s")
+                    else:
+                        location = (f"{candidate.path}: {first['name']} is {first['status']}"
+                                    + (f" (and {len(problems) - 1} more files are not valid)"
+                                       if len(problems) > 1 else ""))
             rows.append({"dataset": dataset.name, "source": candidate.source,
-                         "location": candidate.location, "found": candidate.found})
+                         "location": location, "found": found, "files": files})
     rows.append({"dataset": "digits_8x8", "source": "scikit-learn",
                  "location": "sklearn.datasets.load_digits (bundled with scikit-learn)",
-                 "found": importlib.util.find_spec("sklearn") is not None})
+                 "found": importlib.util.find_spec("sklearn") is not None, "files": []})
     return rows
+
+
+def inspect_idx(path: str | os.PathLike) -> dict:
+    """What an IDX file holds, from its header and its size, without keeping its data.
+
+    Returns ``{"status", "detail", "dtype", "shape"}``: status "valid" (a well-formed IDX file:
+    its data is exactly as long as the header declares), "truncated" (shorter than that, or a
+    gzip stream cut short), "corrupt" (a damaged gzip stream) or "foreign" (not an IDX file, or
+    one with trailing bytes). A gzipped file is decompressed in chunks to measure its length.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(2)
+        opener = gzip.open if magic == b"\x1f\x8b" else open
+        with opener(path, "rb") as f:
+            head = f.read(4)
+            if len(head) < 4 or head[:2] != b"\x00\x00":
+                return {"status": "foreign", "dtype": None, "shape": None,
+                        "detail": f"not an IDX file (it starts with {head[:4].hex() or 'nothing'})"}
+            code, ndim = head[2], head[3]
+            if code not in IDX_DTYPES or ndim == 0:
+                return {"status": "foreign", "dtype": None, "shape": None,
+                        "detail": f"not an IDX file (dtype code 0x{code:02x}, {ndim} dimensions)"}
+            dims = f.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                return {"status": "truncated", "dtype": None, "shape": None,
+                        "detail": f"its header stops after {4 + len(dims)} of {4 + 4 * ndim} "
+                                  "bytes"}
+            length = 0
+            for chunk in iter(lambda: f.read(1 << 22), b""):
+                length += len(chunk)
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as error:
+        cut = isinstance(error, EOFError)
+        return {"status": "truncated" if cut else "corrupt", "dtype": None, "shape": None,
+                "detail": f"its gzip stream is {'cut short' if cut else 'damaged'} ({error})"}
+    shape = tuple(int.from_bytes(dims[4 * i: 4 * i + 4], "big") for i in range(ndim))
+    dtype = IDX_DTYPES[code]
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    described = f"{' x '.join(map(str, shape))} {dtype.name}"
+    report = {"dtype": dtype.name, "shape": shape}
+    if length < expected:
+        return {**report, "status": "truncated",
+                "detail": f"{described} needs {expected} data bytes, it has {length}"}
+    if length > expected:
+        return {**report, "status": "foreign",
+                "detail": f"{length - expected} bytes after the {described} data its header "
+                          "declares"}
+    return {**report, "status": "valid", "detail": described}
+
+
+def _file_report(directory: Path, name: str, dataset: _Dataset) -> dict:
+    """One LeCun file of a directory source: present, well-formed, the expected shape, and (for
+    label files) the dataset's published label counts."""
+    path = _idx_path(directory, name)
+    if path is None:
+        return {"name": name, "path": None, "status": "missing", "detail": "no such file"}
+    report = {"name": path.name, "path": str(path), **inspect_idx(path)}
+    split_file = "train" if name.startswith("train") else "test"
+    n = N_TRAIN_FILE if split_file == "train" else N_TEST_FILE
+    expected = (n,) if "labels" in name else (n, 28, 28)
+    if report["status"] != "valid":
+        return report
+    if report["shape"] != expected or report["dtype"] != "uint8":
+        return {**report, "status": "foreign",
+                "detail": f"{report['detail']}, not {dataset.title}'s "
+                          f"{' x '.join(map(str, expected))} uint8"}
+    if "labels" in name:
+        owner = _label_owner(path, split_file)
+        if owner is not dataset:
+            what = f"{owner.title}'s labels" if owner else "labels of no known dataset"
+            return {**report, "status": "foreign", "owner": owner.title if owner else None,
+                    "detail": f"{report['detail']}: {what} (by their counts), not "
+                              f"{dataset.title}'s"}
+        report["detail"] += f": {dataset.title}'s {split_file} labels"
+    return report
+
+
+def _label_owner(path: Path, split_file: str) -> _Dataset | None:
+    """The dataset whose published label counts ``path`` has, or None."""
+    try:
+        labels = read_idx_cached(path)
+    except (ValueError, OSError):
+        return None
+    counts = tuple(np.bincount(labels, minlength=10).tolist()) if labels.ndim == 1 else None
+    for dataset in (_MNIST, _FASHION):
+        if counts == dataset.label_counts[split_file]:
+            return dataset
+    return None
 
 
 def split_size(split: str, dataset: str = "mnist", data_dir: str | os.PathLike | None = None
@@ -184,9 +297,17 @@ def _candidates(dataset: _Dataset, data_dir) -> list[_Candidate]:
 
 def _directory_candidate(source: str, root: Path, dataset: _Dataset) -> _Candidate:
     names = IDX_FILES["train"] + IDX_FILES["test"]
-    found = _dir_with_files(root, dataset.subfolders, names)
-    if found is not None:
-        return _Candidate(source, str(found), True, found)
+    complete = [d for d in [root] + [root / sub for sub in dataset.subfolders]
+                if _dir_with_files(d, (), names) is not None]
+    # MNIST and Fashion-MNIST share file names: prefer the folder whose labels are this
+    # dataset's (a root of MNIST files with a fashion-mnist/ subfolder serves both). With none,
+    # the first complete folder is used, and loading it names the file that is not this dataset.
+    for directory in complete:
+        if all(_label_owner(_idx_path(directory, IDX_FILES[split][1]), split) is dataset
+               for split in ("train", "test")):
+            return _Candidate(source, str(directory), True, directory)
+    if complete:
+        return _Candidate(source, str(complete[0]), True, complete[0])
     if not root.is_dir():
         return _Candidate(source, f"{root}: no such directory", False)
     where = " or ".join([str(root)] + [str(root / sub) for sub in dataset.subfolders])
