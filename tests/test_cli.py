@@ -362,3 +362,55 @@ def test_every_field_of_every_registered_experiment_is_documented_in_its_help(ca
         out = capsys.readouterr().out
         for field in fields:
             assert f"  {field} = " in out, f"{name}: {field} missing from --help"
+
+
+# ----------------------------------------------------------------------------- the real ddn and asae
+
+
+@pytest.mark.parametrize("sets, words", [
+    (["hidden=-5"], "hidden: expected an int >= 1"),
+    (["preset=quick", "hidden=64"], "preset=quick sets hidden"),
+    (["n_train=3000", "probe_size=5000"], "probe_size: expected between 10 and the 3000"),
+    (["n_train=999999"], "n_train=999999: the MNIST source found holds only"),
+    (["encoder_lr=0"], "encoder_lr: expected > 0"),
+    (["encoding=nope"], "encoding: expected one of"),
+    (["dataset=nope"], "dataset: expected one of"),
+])
+def test_a_ddn_config_that_cannot_run_is_refused_before_the_run_folder_exists(
+        tmp_path, capsys, sets, words):
+    out = tmp_path / "run"
+    argv = ["run", "ddn", "--out", str(out)] + [f"--set={s}" for s in sets]
+    assert cli.main(argv) == 2
+    assert words in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_the_ddn_quick_preset_is_saved_as_it_runs_and_resolves_to_itself():
+    from experiments import ddn
+
+    experiment = registry.get("ddn")
+    quick = experiment.effective_config(
+        dataclasses.replace(ddn.make_config("simple"), preset="quick"))
+    assert (quick.hidden, quick.n_train, quick.probe_size, quick.pair_recognition) == (
+        256, 4000, 1000, False)
+    assert (quick.encoder_epochs, quick.decoder_epochs, quick.end_to_end_epochs) == (20, 5, 5)
+    assert quick.preset == "quick"
+    assert experiment.effective_config(quick) == quick  # a saved quick config resumes as it is
+    # So does the config read back from config.json.
+    from jaxdis.config import apply_overrides, config_to_dict
+
+    saved = json.loads(json.dumps(config_to_dict(quick)))
+    assert experiment.effective_config(apply_overrides(ddn.make_config("simple"), saved)) == quick
+
+
+def test_n_train_0_is_filled_in_with_what_the_data_source_holds(monkeypatch, tmp_path):
+    from experiments import asae, ddn
+    from jaxdis.data import mnist as mnist_module
+
+    monkeypatch.setenv("JAXDIS_DATA_DIR", str(tmp_path))  # empty: the shipped sample serves
+    monkeypatch.setattr(mnist_module, "_tfds_candidate", lambda dataset: mnist_module._Candidate(
+        "tfds", "not installed", False))
+    # The sample's 8,000 training images: 4,000 composite pairs, or 8,000 plain images.
+    assert registry.get("ddn").effective_config(ddn.make_config("simple")).n_train == 4000
+    assert registry.get("ddn").effective_config(ddn.make_config("mnist")).n_train == 8000
+    assert registry.get("asae").effective_config(asae.make_config("additive")).n_train == 4000
