@@ -62,3 +62,11 @@ def test_cd_variants_are_the_stated_tweaks():
     assert hyper["random-start"][0].negative_start == "random"
     assert all(h.negative_start == "reconstruction" for name, (h, _) in hyper.items()
                if name != "random-start")
+
+
+def test_the_committed_broadnet_report_is_drawn_from_its_json(tmp_path):
+    from pathlib import Path
+
+    results = Path(__file__).resolve().parents[1] / "experiments" / "results"
+    assert broadnet.main([str(results / "broadnet.json"), str(tmp_path / "broadnet.md")]) == 0
+    assert (tmp_path / "broadnet.md").read_text() == (results / "broadnet.md").read_text()
