@@ -156,6 +156,7 @@ def _start(name, experiment, config, path) -> int:
     now = provenance()
     info_path = Path(path) / RUN_INFO
     info = json.loads(info_path.read_text()) if info_path.is_file() else None
+    older = info is None and (Path(path) / "config.json").is_file()  # from before run.json
     print(f"jaxdis run {name}: the effective config (saved as config.json; the meaning of every "
           f"field: `jaxdis run {name} --help`)")
     print(config_lib.describe_fields(config))
@@ -167,7 +168,7 @@ def _start(name, experiment, config, path) -> int:
               f"{', '.join(p.name for p in stale)}")
     run_dir.write_config(config)
     if info is None:  # a new run: where and when it started, kept across resumes
-        info = {"experiment": name, "started": now}
+        info = {"experiment": name, "started": None if older else now}
         run_dir.write_json(RUN_INFO, info)
     start = time.perf_counter()
     summary = experiment.run(config, run_dir)
@@ -177,7 +178,10 @@ def _start(name, experiment, config, path) -> int:
     where = dict(summary.get("provenance") or info.get("started") or now)
     where["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     if info.get("started") and info["started"] != now:
-        where["resumed"] = {k: now[k] for k in ("date", "commit", "dirty")}
+        where["resumed"] = {k: now.get(k) for k in ("date", "commit", "dirty")}
+    elif info.get("started") is None and "provenance" not in summary:
+        where["note"] = ("the run started before jaxdis recorded run.json: this is where and "
+                         "when it was continued, not started")
     summary["provenance"] = where
     run_dir.write_json("summary.json", summary)
     print(f"done in {wall:.1f} s; results in {run_dir.path}")

@@ -414,3 +414,17 @@ def test_n_train_0_is_filled_in_with_what_the_data_source_holds(monkeypatch, tmp
     assert registry.get("ddn").effective_config(ddn.make_config("simple")).n_train == 4000
     assert registry.get("ddn").effective_config(ddn.make_config("mnist")).n_train == 8000
     assert registry.get("asae").effective_config(asae.make_config("additive")).n_train == 4000
+
+
+def test_a_resumed_run_keeps_its_start_and_names_the_resume(toy_registry, tmp_path, monkeypatch):
+    from jaxdis import runs
+
+    commits = iter(["c-start", "c-resume"])
+    monkeypatch.setattr(runs, "provenance", lambda: {"date": "d", "commit": next(commits),
+                                                     "dirty": False})
+    out = tmp_path / "run"
+    with pytest.raises(Killed):
+        cli.main(["run", "sized", "--out", str(out), "--seeds", "4", "--set", "fail_after=2"])
+    assert cli.main(["run", "sized", "--resume", str(out)]) == 0
+    where = json.loads((out / "summary.json").read_text())["provenance"]
+    assert where["commit"] == "c-start" and where["resumed"]["commit"] == "c-resume"
