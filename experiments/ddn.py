@@ -20,7 +20,8 @@ z_b and both for three seeds (Fig. 9.7), final MI against reconstruction error (
 and a summary with the final MI of every seed. ``--resume RUN_DIR`` continues from the last
 checkpoint (written at most once a minute, at every stage's end and at the end).
 
-The new-user demo (the shipped 10k MNIST sample is enough; a few minutes on a laptop CPU)::
+The new-user demo (the shipped 10k MNIST sample is enough; 55-85 s on a shared 2-core CPU,
+README.md)::
 
     jaxdis run ddn --dataset simple --seeds 4 --set preset=quick
 
@@ -31,6 +32,7 @@ examples and epochs); setting one of them as well is an error rather than a sile
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 
 import jax
@@ -324,10 +326,17 @@ def ground_truth_scores(composite, probe_index, codes_a, codes_b, recon_a, recon
         return {}
     cause_a, cause_b = composite.cause_a[probe_index], composite.cause_b[probe_index]
     labels_a, labels_b = composite.label_a[probe_index], composite.label_b[probe_index]
+    # Each score is one compiled call: eager dispatch of their many small ops once hung a run
+    # (a futex deadlock in the CPU runtime, under heavy load).
     verdicts = jax.jit(jax.vmap(metrics.disentanglement, in_axes=(0, 0, None, None, None, None)))(
         codes_a, codes_b, cause_a, cause_b, labels_a, labels_b)
-    oracle = metrics.disentanglement(*metrics.oracle_codes(cause_a, cause_b, codes_a.shape[-1]),
-                                     cause_a, cause_b, labels_a, labels_b)
+
+    @jax.jit
+    def oracle_verdict(cause_a, cause_b, labels_a, labels_b):
+        codes = metrics.oracle_codes(cause_a, cause_b, codes_a.shape[-1])
+        return metrics.disentanglement(*codes, cause_a, cause_b, labels_a, labels_b)
+
+    oracle = oracle_verdict(cause_a, cause_b, labels_a, labels_b)
     scores = {"disentanglement_per_seed": verdicts["score"],
               "disentanglement_chance_per_seed": verdicts["chance"],
               "disentanglement_matrix_per_seed": verdicts["matrix"],
@@ -337,9 +346,10 @@ def ground_truth_scores(composite, probe_index, codes_a, codes_b, recon_a, recon
 
     exchangeable = composite.kind != "simple"  # left/right tells the causes apart
     def recovery(centred):
-        return np.array([float(metrics.cause_recovery(a, b, cause_a, cause_b, centred=centred,
-                                                      exchangeable=exchangeable))
-                         for a, b in zip(recon_a, recon_b)])
+        score = functools.partial(metrics.cause_recovery, centred=centred,
+                                  exchangeable=exchangeable)
+        return np.asarray(jax.jit(jax.vmap(score, in_axes=(0, 0, None, None)))(
+            recon_a, recon_b, cause_a, cause_b))
 
     scores.update({"cause_recovery_per_seed": recovery(True),
                    "cause_recovery_raw_per_seed": recovery(False)})
