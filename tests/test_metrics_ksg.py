@@ -1,5 +1,7 @@
 """Specification of jaxdis.metrics.ksg_mi, the KSG mutual-information estimator."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -79,6 +81,20 @@ def test_counts_ties_strictly_as_documented():
     assert abs(ours - ksg_reference(x, y, standardize=False)) < 1e-4
 
 
+@pytest.mark.parametrize("k", [1, 4, 10])
+@pytest.mark.parametrize("tile_size", [32, 96, 1000])
+def test_exact_with_duplicates_for_any_k_and_tile(k, tile_size):
+    """Pass 1 keeps the k buckets of 32 keys with the smallest minima: exact whatever k and the
+    number of buckets per tile, with duplicated rows and exact ties at eps."""
+    rng = np.random.default_rng(100 + k)
+    x = np.round(rng.normal(size=(500, 2)), 1)
+    x[250:300] = x[:50]  # duplicated rows
+    y = np.round(x[:, :1] + rng.normal(size=(500, 1)), 1)
+    with jax.enable_x64(True):
+        ours = ksg_mi(jnp.asarray(x), jnp.asarray(y), k, standardize=False, tile_size=tile_size)
+    assert abs(float(ours) - ksg_reference(x, y, k, standardize=False)) < 1e-9
+
+
 def test_correlated_gaussians_within_the_estimators_bias():
     x, y, truth = correlated_gaussians(np.random.default_rng(0), 5000, [0.9, 0.6])
     estimate = float(ksg_mi(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)))
@@ -122,6 +138,19 @@ def test_vmap_over_runs_equals_a_loop_and_jits():
     looped = [ksg_mi(x, y, tile_size=128) for x, y in zip(xs, ys)]
     np.testing.assert_allclose(batched, looped, rtol=1e-5, atol=1e-6)
     assert np.all(np.diff(np.asarray(batched)) > 0)  # more coupling, more information
+
+
+def test_vmap_with_an_unbatched_argument_and_nested_vmap():
+    """On the CPU a vmapped call runs a custom batching rule (the runs one after another)."""
+    rng = np.random.default_rng(17)
+    xs = jnp.asarray(rng.normal(size=(2, 3, 150, 2)), jnp.float32)
+    y = jnp.asarray(rng.normal(size=(150, 1)), jnp.float32) + xs[0, 0, :, :1]
+    score = functools.partial(ksg_mi, tile_size=64)
+    shared_y = jax.vmap(score, in_axes=(0, None))(xs[0], y)
+    np.testing.assert_allclose(shared_y, [score(x, y) for x in xs[0]], rtol=1e-6)
+    nested = jax.jit(jax.vmap(jax.vmap(score)))(xs, xs**2)
+    looped = [[score(x, x**2) for x in row] for row in xs]
+    np.testing.assert_allclose(nested, looped, rtol=1e-6)
 
 
 def test_vmap_with_one_key_per_run():
