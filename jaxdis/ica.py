@@ -204,6 +204,10 @@ def group_mi_cost(
     (:func:`jitter_sources`): it is added to the sources once, so that each source keeps the same
     noise whichever group it is in and the cost is a function of the mask alone.
     Estimates can be negative (section 6.2); the annealer only compares them.
+
+    The sources enter the estimate as they are (``ksg_mi(..., standardize=False)``): FastICA's
+    sources have unit variance already, the incremental twin :func:`kraskov_flip_cost` works on
+    the same raw distances, and the ppica results were made this way.
     """
     from jaxdis.metrics import ksg_mi
 
@@ -213,7 +217,8 @@ def group_mi_cost(
 
     def cost(mask: Array) -> Array:
         in_a = mask.astype(sources.dtype)
-        return ksg_mi(sources * in_a, sources * (1 - in_a), k, tile_size=tile_size)
+        return ksg_mi(sources * in_a, sources * (1 - in_a), k, tile_size=tile_size,
+                      standardize=False)
 
     return cost
 

@@ -247,7 +247,8 @@ def test_masked_group_cost_equals_ksg_on_the_dropped_columns():
     cost = ica.group_mi_cost(sources, jitter=0.0)
     for bits in ([1, 0, 0, 0, 0, 0, 0, 0], [1, 0, 1, 1, 0, 0, 1, 0], [0, 1, 1, 0, 1, 0, 1, 1]):
         m = np.array(bits, bool)
-        expected = ksg_mi(jnp.asarray(sources[:, m]), jnp.asarray(sources[:, ~m]), 3, jitter=0.0)
+        expected = ksg_mi(jnp.asarray(sources[:, m]), jnp.asarray(sources[:, ~m]), 3, jitter=0.0,
+                          standardize=False)  # the cost reads the sources as they are
         np.testing.assert_allclose(cost(jnp.asarray(m)), expected, rtol=1e-5, atol=1e-6)
 
 
@@ -304,7 +305,9 @@ def test_annealing_with_the_flip_cost_follows_the_plain_cost_step_by_step(propos
     fast_run = anneal_chains(fast, 6, n_chains=3, n_steps=n_steps, proposal=proposal)
     np.testing.assert_array_equal(fast_run.trace.moved, slow_run.trace.moved)
     np.testing.assert_array_equal(fast_run.mask, slow_run.mask)
-    np.testing.assert_allclose(fast_run.trace.cost, slow_run.trace.cost, rtol=1e-5, atol=1e-6)
+    # Each cost is psi(k) + psi(N) - a mean of digammas near psi(N) ~ 6, so float32 rounding
+    # leaves about 1e-6 nats of absolute error whatever the order of the sums.
+    np.testing.assert_allclose(fast_run.trace.cost, slow_run.trace.cost, rtol=1e-5, atol=5e-6)
 
 
 def test_group_cost_jitters_each_source_once_whatever_its_group():
@@ -319,7 +322,8 @@ def test_group_cost_jitters_each_source_once_whatever_its_group():
     cost = ica.group_mi_cost(sources, key=key, jitter=1e-2)
     for bits in ([1, 0, 0, 1, 0], [0, 1, 1, 0, 1]):
         m = np.array(bits, bool)
-        expected = ksg_mi(jnp.asarray(noisy[:, m]), jnp.asarray(noisy[:, ~m]), 3)
+        expected = ksg_mi(jnp.asarray(noisy[:, m]), jnp.asarray(noisy[:, ~m]), 3,
+                          standardize=False)
         np.testing.assert_allclose(cost(jnp.asarray(m)), expected, rtol=1e-5, atol=1e-6)
 
 
