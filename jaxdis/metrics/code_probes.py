@@ -30,7 +30,8 @@ swapped), four gaps:
     score = max over the two assignments of the smallest of the four gaps, clipped to [0, 1]
 
 The smallest gap, not a mean: one failed separation (a code that also carries the other cause)
-must sink the score however clean the other three are. So the score is in [0, 1]: 1 when each code carries its cause fully and nothing of the other;
+must sink the score however clean the other three are. So the score is in [0, 1]: 1 when each
+code carries its cause fully and nothing of the other;
 0 when both codes carry both causes equally, when one code carries everything (its code gap is
 0), when both codes carry the same one cause, and when a code has collapsed. It is scaled by
 how much of its cause a code carries (R on the diagonal), so a model whose codes each carry a
@@ -66,8 +67,9 @@ The source works judge by eye; this score is ours, and it is what the reports ca
 accuracy of a least-squares linear classifier, rescaled so that 0 is what a constant code gets
 (the majority class of the fitting rows) and 1 is perfect.
 
-Every function here is a pure JAX function: jit it, and vmap it over a seed axis of the codes
-with the causes shared (``in_axes=(0, 0, None, None)``). A NaN or inf in a code makes that
+Every function here but :func:`oracle_codes` (a host function, once per run) is a pure JAX
+function: jit it, and vmap it over a seed axis of the codes with the causes shared
+(``in_axes=(0, 0, None, None)``). A NaN or inf in a code makes that
 seed's matrix and score NaN; other seeds are unaffected. The rows should be in random order
 (the probe sets of the experiments are), since the split is first rows against last.
 """
@@ -78,6 +80,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = ["UNHEALTHY_CODE_RULE", "disentanglement", "disentanglement_score",
            "label_probe_matrix", "oracle_codes", "probe_matrix", "probe_r2", "unhealthy_codes"]
@@ -224,18 +227,26 @@ def disentanglement_score(matrix):
 def oracle_codes(cause_a, cause_b, n_code: int, *, fit_fraction: float = 0.5):
     """Each cause compressed to ``n_code`` numbers: its top ``n_code`` principal components,
     fitted on the first ``fit_fraction`` of the rows. ``disentanglement`` of these codes is the
-    ceiling a model with codes of that size can reach under this score."""
-    cause_a = _check_rows("cause_a", cause_a)
-    cause_b = _check_rows("cause_b", cause_b, cause_a.shape[0])
+    ceiling a model with codes of that size can reach under this score.
+
+    A host function (NumPy's SVD, float64), called once per run rather than per seed: inside a
+    compiled JAX program on the CPU, a large SVD (LAPACK through OpenBLAS's thread pool, beside
+    XLA's own) deadlocked twice in our runs under heavy load.
+
+    Returns:
+      Two float32 arrays (N, n_code).
+    """
+    cause_a = np.asarray(_check_rows("cause_a", cause_a))
+    cause_b = np.asarray(_check_rows("cause_b", cause_b, cause_a.shape[0]))
     if isinstance(n_code, bool) or not isinstance(n_code, int) or n_code < 1:
         raise ValueError(f"n_code must be a Python int >= 1, got {n_code!r}")
     n_fit = _split(cause_a.shape[0], fit_fraction)
 
     def components(cause):
-        flat = cause.reshape(cause.shape[0], -1)
+        flat = cause.reshape(cause.shape[0], -1).astype(np.float64)
         mean = flat[:n_fit].mean(axis=0)
-        _, _, rows = jnp.linalg.svd(flat[:n_fit] - mean, full_matrices=False)
-        return (flat - mean) @ rows[:n_code].T
+        _, _, rows = np.linalg.svd(flat[:n_fit] - mean, full_matrices=False)
+        return ((flat - mean) @ rows[:n_code].T).astype(np.float32)
 
     return components(cause_a), components(cause_b)
 
