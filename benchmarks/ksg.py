@@ -84,31 +84,41 @@ def measure(n, args, rng):
 
     ours = float(single(x32[0], y32[0]))
     batched_estimates = np.asarray(batched(x32, y32))
-    times = {"kdtree": [], "single": [], "raw": [], "batched": []}
+    times = {"kdtree": [], "single": [], "raw": [], "batched": []}  # one list per round
     for _ in range(args.repeats):
+        for values in times.values():
+            values.append([])
         reference = None
 
         def kdtree():
             nonlocal reference
             reference = ksg_kdtree(x[0], y[0])
 
-        times["kdtree"].append(timed(kdtree))
+        times["kdtree"][-1].append(timed(kdtree))
         # Short calls are repeated within the round (for about --round-seconds, standardised and
         # raw alternating), so that their best time is not one lucky or unlucky sample.
         round_start = time.perf_counter()
         while True:
-            times["single"].append(timed(lambda: single(x32[0], y32[0])))
-            times["raw"].append(timed(lambda: raw(x32[0], y32[0])))
+            times["single"][-1].append(timed(lambda: single(x32[0], y32[0])))
+            times["raw"][-1].append(timed(lambda: raw(x32[0], y32[0])))
             if time.perf_counter() - round_start > args.round_seconds:
                 break
         round_start = time.perf_counter()
         while True:
-            times["batched"].append(timed(lambda: batched(x32, y32)))
+            times["batched"][-1].append(timed(lambda: batched(x32, y32)))
             if time.perf_counter() - round_start > args.round_seconds:
                 break
-    best = {name: min(wall for wall, _ in values) for name, values in times.items()}
-    best_cpu = {name: min(cpu for _, cpu in values) for name, values in times.items()}
-    counts = {name: len(values) for name, values in times.items()}
+    # The median within a round (a typical call under that round's load, not the luckiest of
+    # hundreds of short calls), then the best round.
+    best = {
+        name: min(np.median([wall for wall, _ in round_]) for round_ in rounds)
+        for name, rounds in times.items()
+    }
+    best_cpu = {
+        name: min(np.median([cpu for _, cpu in round_]) for round_ in rounds)
+        for name, rounds in times.items()
+    }
+    counts = {name: sum(map(len, rounds)) for name, rounds in times.items()}
     return {
         **best,
         "cpu": best_cpu,
@@ -251,15 +261,18 @@ def main():
             f"Each of {args.repeats} rounds times cKDTree once, then ksg_mi single calls "
             f"(standardize=True and False alternating, repeated for {args.round_seconds:g} s), "
             f"then vmapped calls (repeated for {args.round_seconds:g} s, at least one); every "
-            "time in the table is the best wall-clock time over all rounds "
+            "time in the table is the median wall-clock time of its calls within a round (a "
+            "typical call under that round's load, rather than the luckiest of hundreds of "
+            "short calls), best over the rounds "
             f"({round_counts}). The machine is shared with other jobs: load average "
             f"{load_start[0]:.1f} when the benchmark started and {load_end[0]:.1f} when it "
             "finished; all implementations ran interleaved under that same load, but absolute "
             "times are noisy. Standardising's share is (time with standardize=True - time "
             "without) / time with it; it can read negative when the difference is within the "
             "noise. The speed-up in CPU time divides the CPU seconds of the process (all "
-            "threads, best over the rounds) for cKDTree by those for one ksg_mi call: it leaves "
-            "out the gain from using more than one core. The last column compares the two "
+            "threads, median within a round, best round) for cKDTree by those for one ksg_mi "
+            "call: it leaves out the gain from using more than one core. The last column "
+            "compares the two "
             "estimates of the same run (float32 against float64).",
             "",
             *rows,
