@@ -167,3 +167,28 @@ def test_unhealthy_codes_flags_collapsed_and_unequal_spreads():
     np.testing.assert_array_equal(dis.unhealthy_codes(spread_a, spread_b),
                                   [False, True, True, False, True])
     assert bool(dis.unhealthy_codes(0.3, 0.02))  # 15 times smaller
+
+
+def test_the_small_solver_matches_numpy_in_float64():
+    rng = np.random.default_rng(3)
+    for d in (1, 2, 10, 17):
+        features = rng.normal(size=(50, d))
+        matrix = features.T @ features + 0.1 * np.eye(d)
+        right = rng.normal(size=(d, 7))
+        got = np.asarray(dis._solve_positive_definite(jnp.asarray(matrix, jnp.float32),
+                                                      jnp.asarray(right, jnp.float32)))
+        expected = np.linalg.solve(matrix, right)
+        assert np.abs(got - expected).max() / np.abs(expected).max() < 1e-4, d
+
+
+@pytest.mark.timeout(180)
+def test_ten_seeds_of_ten_unit_codes_score_in_one_call(world):
+    """jnp.linalg.solve hung the CPU runtime on exactly this shape (jax 0.10.2)."""
+    rng = np.random.default_rng(5)
+    codes_a = rng.normal(size=(10, N, 10)).astype(np.float32)
+    codes_b = rng.normal(size=(10, N, 10)).astype(np.float32)
+    codes_a[0, :, :LATENT], codes_b[0, :, :LATENT] = world["latent_a"], world["latent_b"]
+    batched = jax.jit(jax.vmap(dis.disentanglement, in_axes=(0, 0, None, None, None, None)))
+    result = batched(codes_a, codes_b, world["cause_a"], world["cause_b"], world["labels_a"],
+                     world["labels_b"])
+    assert float(result["score"][0]) > 0.9 and np.all(np.asarray(result["score"][1:]) < 0.05)
