@@ -4,7 +4,8 @@ For N in --sizes (dx = dy = 10, correlated Gaussians), times in the same run, in
 every implementation sees the same load (best of --repeats rounds):
   - the cKDTree KSG estimator (float64, one core: workers=1) on the standardised data, one run;
   - ksg_mi (float32, compiled beforehand), one run, with standardize=True (the default) and with
-    standardize=False: the difference is the cost of standardising;
+    standardize=False, and the standardising step alone (in a compiled loop): its share of a
+    call;
   - ksg_mi under jax.vmap over --runs independent runs, one call;
 and prints ratios against the cKDTree time and against one ksg_mi run, naming the device, date,
 commit and load average. Writes the markdown report to --out (default
@@ -20,7 +21,9 @@ import argparse
 import functools
 import os
 import platform
+import subprocess
 import time
+import types
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +32,7 @@ from scipy.spatial import cKDTree
 from scipy.special import digamma
 
 from jaxdis.metrics import ksg_mi
+from jaxdis.metrics.ksg import _standardize
 from jaxdis.runs import provenance
 
 # The targets of issue 15, item 5.
@@ -36,6 +40,7 @@ SPEED_UP_N = 25_000
 SPEED_UP_TARGET = 30.0  # one ksg_mi call against one cKDTree run, at SPEED_UP_N
 VMAP_TARGET = 35.0  # --runs vmapped runs, in multiples of one run
 STANDARDIZE_TARGET = 0.05  # share of a call spent standardising
+STANDARDIZE_LOOP = 200  # standardising steps per timed loop
 
 
 def ksg_kdtree(x, y, k=3):
@@ -71,7 +76,19 @@ def timed(fn):
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def measure(n, args, rng):
+def load_previous(commit):
+    """ksg_mi as it was at `commit` (read with git show), for a before/after comparison."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    source = subprocess.run(
+        ["git", "show", f"{commit}:jaxdis/metrics/ksg.py"],
+        capture_output=True, text=True, check=True, cwd=root,
+    ).stdout
+    module = types.ModuleType(f"ksg_at_{commit}")
+    exec(compile(source, f"jaxdis/metrics/ksg.py@{commit}", "exec"), module.__dict__)
+    return module.ksg_mi
+
+
+def measure(n, args, rng, previous=None):
     """Best-of times (s) and estimates for one N; all implementations interleaved per round."""
     x, y = correlated_codes(rng, args.runs, n)
     x32, y32 = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
@@ -81,10 +98,34 @@ def measure(n, args, rng):
     single = jax.jit(score).lower(x32[0], y32[0]).compile()
     raw = jax.jit(functools.partial(score, standardize=False)).lower(x32[0], y32[0]).compile()
     batched = jax.jit(jax.vmap(score)).lower(x32, y32).compile()
+    # The step standardize=True adds, timed apart from dispatch: STANDARDIZE_LOOP times in one
+    # compiled loop, less the same loop without it (shifting the data by the loop counter, so
+    # that nothing can be hoisted out of the loop).
+    def loop(with_standardize):
+        def body(i, total):
+            a, b = x32[0] + i.astype(jnp.float32), y32[0] + i.astype(jnp.float32)
+            if with_standardize:
+                a, b = _standardize(a), _standardize(b)
+            return total + a.sum() + b.sum()
+
+        return jax.jit(lambda: jax.lax.fori_loop(0, STANDARDIZE_LOOP, body, 0.0)).lower().compile()
+
+    standardize_loop, shift_loop = loop(True), loop(False)
+
+    def standardize():
+        # Seconds of one standardising step, from one run of each loop.
+        wall, cpu = timed(standardize_loop)
+        shift_wall, shift_cpu = timed(shift_loop)
+        return (wall - shift_wall) / STANDARDIZE_LOOP, (cpu - shift_cpu) / STANDARDIZE_LOOP
 
     ours = float(single(x32[0], y32[0]))
     batched_estimates = np.asarray(batched(x32, y32))
-    times = {"kdtree": [], "single": [], "raw": [], "batched": []}  # one list per round
+    # One list of (wall, CPU) seconds per round for each.
+    times = {"kdtree": [], "single": [], "raw": [], "standardize": [], "batched": []}
+    if previous is not None:
+        before = jax.jit(functools.partial(previous, **options)).lower(x32[0], y32[0]).compile()
+        previous_estimate = float(before(x32[0], y32[0]))
+        times["previous"] = []
     for _ in range(args.repeats):
         for values in times.values():
             values.append([])
@@ -95,17 +136,23 @@ def measure(n, args, rng):
             reference = ksg_kdtree(x[0], y[0])
 
         times["kdtree"][-1].append(timed(kdtree))
-        # Short calls are repeated within the round (for about --round-seconds, standardised and
-        # raw alternating), so that their best time is not one lucky or unlucky sample.
+        # Short calls are repeated within the round (for about --round-seconds; standardised, raw
+        # and the standardising step alone alternating).
         round_start = time.perf_counter()
         while True:
             times["single"][-1].append(timed(lambda: single(x32[0], y32[0])))
             times["raw"][-1].append(timed(lambda: raw(x32[0], y32[0])))
+            times["standardize"][-1].append(standardize())
             if time.perf_counter() - round_start > args.round_seconds:
                 break
         round_start = time.perf_counter()
         while True:
             times["batched"][-1].append(timed(lambda: batched(x32, y32)))
+            if time.perf_counter() - round_start > args.round_seconds:
+                break
+        round_start = time.perf_counter()
+        while previous is not None:
+            times["previous"][-1].append(timed(lambda: before(x32[0], y32[0])))
             if time.perf_counter() - round_start > args.round_seconds:
                 break
     # The median within a round (a typical call under that round's load, not the luckiest of
@@ -119,6 +166,8 @@ def measure(n, args, rng):
         for name, rounds in times.items()
     }
     counts = {name: sum(map(len, rounds)) for name, rounds in times.items()}
+    if previous is not None:
+        best["previous_difference"] = abs(previous_estimate - ours)
     return {
         **best,
         "cpu": best_cpu,
@@ -154,6 +203,10 @@ def main():
     parser.add_argument("--tile-size", type=int, default=None, help="default: ksg_mi's own")
     parser.add_argument("--repeats", type=int, default=3, help="rounds; best of them is kept")
     parser.add_argument(
+        "--previous", default="7eb5f80",
+        help="also time one call of ksg_mi as it was at this commit ('' to skip)",
+    )
+    parser.add_argument(
         "--round-seconds", type=float, default=2.0,
         help="short ksg_mi calls are repeated within a round for this long",
     )
@@ -172,28 +225,49 @@ def main():
     print(f"device: {prov['device']}; dx = dy = 10, k = 3, tile {tile}; load {load_start[0]:.1f}")
     header = (
         "| N | cKDTree, 1 run (s) | ksg_mi, 1 run (s) | speed-up, 1 run | "
-        "ksg_mi standardize=False, 1 run (s) | standardising, share of a call | "
+        "ksg_mi standardize=False, 1 run (s) | standardising alone (s) | "
+        "standardising, share of a call | "
         f"ksg_mi, {args.runs} runs vmapped (s) | {args.runs} runs / 1 run | "
         "speed-up in CPU time, 1 run | |estimate difference| (nats) |"
     )
-    rows = [header, "|" + " --- |" * 10]
+    rows = [header, "|" + " --- |" * 11]
     print(header, flush=True)
     rng = np.random.default_rng(0)
+    previous = load_previous(args.previous) if args.previous else None
     results = {}
     for n in args.sizes:
-        r = measure(n, args, rng)
+        r = measure(n, args, rng, previous)
         results[n] = r
         r["speed_up"] = r["kdtree"] / r["single"]
-        r["standardize_share"] = (r["single"] - r["raw"]) / r["single"]
+        r["standardize_share"] = r["standardize"] / r["single"]
         r["vmap_ratio"] = r["batched"] / r["single"]
         r["cpu_speed_up"] = r["cpu"]["kdtree"] / r["cpu"]["single"]
         row = (
             f"| {n:,} | {r['kdtree']:.3f} | {r['single']:.4f} | {r['speed_up']:.1f}x | "
-            f"{r['raw']:.4f} | {100 * r['standardize_share']:+.1f}% | {r['batched']:.3f} | "
+            f"{r['raw']:.4f} | {r['standardize']:.1e} | {100 * r['standardize_share']:.2f}% | "
+            f"{r['batched']:.3f} | "
             f"{r['vmap_ratio']:.1f}x | {r['cpu_speed_up']:.1f}x | {r['difference']:.1e} |"
         )
         rows.append(row)
         print(row, flush=True)
+    previous_rows = []
+    if previous is not None:
+        previous_rows = [
+            f"Against ksg_mi as it was at commit {args.previous} (one query tile at a time, a "
+            "`lax.top_k` over k + tile candidates per key tile, every ordered pair of tiles "
+            "computed), one call, timed in the same rounds:",
+            "",
+            f"| N | ksg_mi at {args.previous}, 1 run (s) | ksg_mi now, 1 run (s) | "
+            "speed-up | |estimate difference| |",
+            "| --- | --- | --- | --- | --- |",
+            *(
+                f"| {n:,} | {r['previous']:.4f} | {r['single']:.4f} | "
+                f"{r['previous'] / r['single']:.2f}x | {r['previous_difference']:.1e} |"
+                for n, r in results.items()
+            ),
+            "",
+        ]
+        print("\n".join(previous_rows), flush=True)
     sweep_rows = []
     if args.sweep_tiles:
         n = max(args.sizes)
@@ -230,7 +304,7 @@ def main():
         f"- Standardising costs under {100 * STANDARDIZE_TARGET:.0f}% of a call: "
         + "; ".join(
             f"N = {n:,}: {verdict(r['standardize_share'] < STANDARDIZE_TARGET)} "
-            f"({100 * r['standardize_share']:+.1f}%)"
+            f"({100 * r['standardize_share']:.2f}%)"
             for n, r in results.items()
         )
         + "."
@@ -243,7 +317,7 @@ def main():
     command = (
         f".venv/bin/python benchmarks/ksg.py --sizes {' '.join(map(str, args.sizes))} "
         f"--runs {args.runs} --repeats {args.repeats} --round-seconds {args.round_seconds:g} "
-        f"--sweep-tiles {' '.join(map(str, args.sweep_tiles))}"
+        f"--sweep-tiles {' '.join(map(str, args.sweep_tiles))} --previous '{args.previous}'"
         + ("" if args.tile_size is None else f" --tile-size {args.tile_size}")
     )
     text = "\n".join(
@@ -267,9 +341,12 @@ def main():
             f"({round_counts}). The machine is shared with other jobs: load average "
             f"{load_start[0]:.1f} when the benchmark started and {load_end[0]:.1f} when it "
             "finished; all implementations ran interleaved under that same load, but absolute "
-            "times are noisy. Standardising's share is (time with standardize=True - time "
-            "without) / time with it; it can read negative when the difference is within the "
-            "noise. The speed-up in CPU time divides the CPU seconds of the process (all "
+            "times are noisy. Standardising's share is the time of the standardising step "
+            "alone (both variables: a compiled loop of "
+            f"{STANDARDIZE_LOOP} steps less the same loop without them, per step) over the "
+            "time of one call; the difference between the calls with standardize=True and "
+            "False is within the noise of these measurements, which is larger than the step "
+            "itself. The speed-up in CPU time divides the CPU seconds of the process (all "
             "threads, median within a round, best round) for cKDTree by those for one ksg_mi "
             "call: it leaves out the gain from using more than one core. The last column "
             "compares the two "
@@ -277,6 +354,7 @@ def main():
             "",
             *rows,
             "",
+            *previous_rows,
             *sweep_rows,
             "Targets (issue 15, item 5), checked by the script against the numbers above:",
             "",

@@ -77,9 +77,9 @@ def ksg_mi(
         half-zero ReLU data the tiny default leaves a bias of about 0.1 nats, a jitter of 1e-3
         almost none (see tests/test_metrics_ksg.py).
       jitter: relative noise scale, see ``key``. Ignored when ``key`` is None.
-      tile_size: points per tile (a Python int, rounded up to a multiple of 32 and clipped to
-        about N); a block of tile_size^2 distances is the working set, 4 MB in float32 at the
-        default 1024. N need not be a multiple of it: the last tile is padded with points at
+      tile_size: points per tile (a Python int, clipped to N and rounded up to a multiple of
+        32); a block of tile^2 distances is the working set, 4 MB in float32 at the default
+        1024. N need not be a multiple of it: the last tile is padded with points at
         +inf, which are nobody's neighbour and are left out of the mean. On the CPU, 1024 was
         the fastest of 512, 1024 and 2048 at N = 25,000 (benchmarks/results/ksg.md).
 
