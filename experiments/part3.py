@@ -318,6 +318,8 @@ def write_report(config: Part3Config, run_dir) -> dict:
         sub = RunDir(run_dir.path / setting.name)
         summary = json.loads((sub.path / "summary.json").read_text())
         _, run_config = setting_config(setting, config)
+        # the row's own seed count: a report may gather rows run with different --seeds
+        run_config = dataclasses.replace(run_config, seeds=summary["seeds"])
         row = row_of(setting, summary, config, command(setting, run_config),
                      final_code_std(sub, summary["seeds"]),
                      final_code_std(sub, summary["seeds"], stage="encoders"),
