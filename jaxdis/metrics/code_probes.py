@@ -100,11 +100,11 @@ def _split(n: int, fit_fraction: float) -> int:
     return n_fit
 
 
-def _check_rows(name: str, value, n: int | None = None, *, floating: bool = True):
+def _check_rows(name: str, value, n: int | None = None):
     value = jnp.asarray(value)
-    if value.ndim < 2 and floating:
+    if value.ndim < 2:
         raise ValueError(f"{name} must have shape (N, ...) with a feature axis, got {value.shape}")
-    if floating and not jnp.issubdtype(value.dtype, jnp.floating):
+    if not jnp.issubdtype(value.dtype, jnp.floating):
         raise TypeError(f"{name} must be a floating array, got dtype {value.dtype}")
     if n is not None and value.shape[0] != n:
         raise ValueError(f"{name} must have {n} rows like code_a, got shape {value.shape}")
