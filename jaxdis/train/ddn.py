@@ -53,10 +53,10 @@ in stage 1 (at its end 0% of their first-layer ReLUs fire with ``heavy-ball``, 1
 with ``decay`` about 42% still fire, with ``printed`` all of them. No reading disentangles there
 (the ground-truth score is at most 0.09 against a ceiling of 0.48); ``decay`` with
 ``code_norm="batch"`` gives codes that each carry mostly one digit (0.09-0.21). So the readings
-without a heavy-ball term are the better ones, but the default stays
-``heavy-ball`` until the remaining rows of that report (binarised digits, Additive, Occlusive)
-are in: the thesis rows of experiments/results/part3.md were run with it, and changing the
-default changes what their commands train.
+without a heavy-ball term are the better ones, but the default stays ``heavy-ball`` until the
+remaining rows of that report (Additive, Occlusive) are in: the thesis rows of
+experiments/results/part3.md were run with it, and changing the default changes what their
+commands train.
 
 ``code_norm="batch"`` (:class:`~jaxdis.nets.ddn.DDNArchitecture`, not in the thesis) standardises
 each code over the minibatch inside the encoders, so every loss here sees standardised codes.
