@@ -847,6 +847,19 @@ def _number(value) -> float:
     return float(value)
 
 
+def _sweep_rows(study: dict, settings, thesis_settings: str, thesis_equilibrium: str,
+                thesis_step_2: str) -> list:
+    """The rows of an activity sweep's table (Fig. 4.7 over sigma, Fig. 4.8 over alpha)."""
+    return [
+        ("settings", thesis_settings, f"{len(settings)}: {pair(settings)}"),
+        ("equilibrium activity (mean of steps 3+)", thesis_equilibrium,
+         listing(settings, study["equilibrium"])),
+        ("step 2 above equilibrium", thesis_step_2, listing(settings, study["step_2_excess"])),
+        ("step 1", "the large change",
+         listing(settings, [c[0] for c in study["mean_activity"]], "{:.1f}")),
+    ]
+
+
 def _tables(config, summary) -> list:
     """[(title, [(quantity, thesis, ours)])] for the studies in ``summary``, in STUDIES order."""
     tables = []
@@ -870,29 +883,15 @@ def _tables(config, summary) -> list:
         ]))
     s = summary.get("activity-sigma")
     if s:
-        sigmas = s["sigmas"]
-        tables.append(("Activity against sigma (Fig. 4.7)", [
-            ("settings", "30 values of sigma in (0, 3]", f"{len(sigmas)}: {pair(sigmas)}"),
-            ("equilibrium activity (mean of steps 3+)", "set by sigma",
-             listing(sigmas, s["equilibrium"])),
-            ("step 2 above equilibrium", "about 1 unit (of 100) as sigma -> 0; not negotiation",
-             listing(sigmas, s["step_2_excess"])),
-            ("step 1", "the large change",
-             listing(sigmas, [c[0] for c in s["mean_activity"]], "{:.1f}")),
-        ]))
+        tables.append(("Activity against sigma (Fig. 4.7)", _sweep_rows(
+            s, s["sigmas"], "30 values of sigma in (0, 3]", "set by sigma",
+            "about 1 unit (of 100) as sigma -> 0; not negotiation")))
     s = summary.get("activity-scale")
     if s:
-        alphas = s["alphas"]
         tables.append((f"Activity against the data's scale alpha, sigma = {s['sigma']:g} "
-                       "(Fig. 4.8)", [
-            ("settings", "20 values of alpha in [0.1, 5]", f"{len(alphas)}: {pair(alphas)}"),
-            ("equilibrium activity (mean of steps 3+)", "falls as alpha grows",
-             listing(alphas, s["equilibrium"])),
-            ("step 2 above equilibrium", "slightly, at large alpha: under 1 unit",
-             listing(alphas, s["step_2_excess"])),
-            ("step 1", "the large change",
-             listing(alphas, [c[0] for c in s["mean_activity"]], "{:.1f}")),
-        ]))
+                       "(Fig. 4.8)", _sweep_rows(
+            s, s["alphas"], "20 values of alpha in [0.1, 5]", "falls as alpha grows",
+            "slightly, at large alpha: under 1 unit")))
     s = summary.get("exact-training")
     if s:
         recovery = np.asarray(s["cause_recovery_per_run"], float)

@@ -378,10 +378,11 @@ def mi_summary(run_dir, stages, n_seeds: int, health: dict, codes_a, codes_b) ->
     headline), ``final_mi_raw_per_seed`` (the thesis's estimate, for its rule MI < 0.1), the
     final code spreads, the seeds flagged by :func:`code_health`, and the seeds whose final
     codes hold NaN or inf (their scores are NaN)."""
+    from jaxdis import metrics
+
     mi = metric_history(run_dir, "mi", stages, n_seeds)
     mi_raw = metric_history(run_dir, "mi_raw", stages, n_seeds)
     finite = np.all(np.isfinite(codes_a), axis=(1, 2)) & np.all(np.isfinite(codes_b), axis=(1, 2))
-    from jaxdis import metrics
     return {
         "final_mi_per_seed": mi[:, -1], "final_mi_raw_per_seed": mi_raw[:, -1],
         "final_mi_mean": float(np.nanmean(mi[:, -1])),
