@@ -101,7 +101,7 @@ def run_step_loop(program, keys, x, probe):
                         compiled[i] = step.lower(*args).compile()
                         compile_s += time.perf_counter() - t
                     state, _ = compiled[i](*args)
-                _block(probe_fn(state.params, probe, probe_key))
+                _block(probe_fn(state.params, state.constants, probe, probe_key))
                 run_s += time.perf_counter() - start
     return compile_s, run_s - compile_s
 

@@ -312,7 +312,7 @@ def make_program(config: ForcedApartConfig, model, objective, sample, n_penalty,
         return {"net": model.init(key, sample),
                 "penalty": {"coefficients": jnp.zeros(n_penalty), "margins": jnp.zeros(2)}}
 
-    def losses_and_grads(params, batch, key, epoch):
+    def losses_and_grads(params, constants, batch, key, epoch):
         grads, parts = jax.grad(lambda net: objective(net, params["penalty"], batch),
                                 has_aux=True)(params["net"])
         return parts, {"net": grads}
@@ -411,7 +411,7 @@ def _train_classifiers(config, model, shape, table, seed_of_model, train_split, 
     def objective(net, penalty, batch):
         return classifier_objective(model, net, penalty, *batch)
 
-    def probe_metrics(params, probe_batch, key):
+    def probe_metrics(params, constants, probe_batch, key):
         logit, _ = model.apply(params["net"], probe_batch[0])
         return {"probe_accuracy": jnp.mean((logit > 0) == (probe_batch[1] == 1))}
 
@@ -456,7 +456,7 @@ def run_autoencoder_table(config, run_dir, splits):
     def objective(net, penalty, batch):
         return autoencoder_objective(model, net, penalty, batch)
 
-    def probe_metrics(params, probe_x, key):
+    def probe_metrics(params, constants, probe_x, key):
         x_hat, _ = model.apply(params["net"], probe_x)
         return {"probe_reconstruction": jnp.mean(jnp.sum((probe_x - x_hat) ** 2, axis=(1, 2)))}
 

@@ -318,15 +318,15 @@ def xcov_program(settings: TrainSettings) -> train.Program:
                    "labelled": jnp.ones(settings.n_train, jnp.float32)}
         return {"model": variables, "setting": setting}
 
-    def losses_and_grads(params, batch, key, epoch):
-        del epoch
+    def losses_and_grads(params, constants, batch, key, epoch):
+        del constants, epoch
         grads, parts = jax.grad(
             lambda v: batch_objective(model, v, params["setting"], batch, key), has_aux=True,
         )(params["model"])
         return parts, {"model": grads}
 
-    def probe_metrics(params, probe, key):
-        del key
+    def probe_metrics(params, constants, probe, key):
+        del constants, key
         scores = evaluate(model, params["model"], probe["images"], probe["labels"])
         return {f"validation_{k}": v for k, v in scores.items()}
 

@@ -34,7 +34,7 @@ def _close(got, want):
 
 
 def _routed_grads(arch, schedule, stage, params, epoch=0):
-    return ddn.stage_losses_and_grads(arch, schedule, stage, params, X, jax.random.PRNGKey(1),
+    return ddn.stage_losses_and_grads(arch, schedule, stage, params, {}, X, jax.random.PRNGKey(1),
                                       jnp.int32(epoch))[1]
 
 

@@ -94,7 +94,7 @@ def test_each_network_gets_the_gradient_of_its_own_loss_only(stage):
     alpha = float(SCHEDULE.alpha_at(1)) if stage == "end_to_end" else None
     want = jax.jit(_own_grads, static_argnums=(1, 2))(PARAMS, stage, alpha)
     routed = jax.jit(lambda p: ddn.stage_losses_and_grads(
-        ARCH, SCHEDULE, stage, p, X, jax.random.PRNGKey(1), jnp.int32(1))[1])(PARAMS)
+        ARCH, SCHEDULE, stage, p, {}, X, jax.random.PRNGKey(1), jnp.int32(1))[1])(PARAMS)
     assert {n for r in routed for n in routed[r]} == set(want)
     for name, grad in want.items():
         _assert_close(routed[ROLE_OF_NETWORK[name]][name], grad)
@@ -173,7 +173,7 @@ def test_with_batch_code_norm_each_network_gets_the_gradient_of_its_loss_on_norm
     alpha = float(SCHEDULE.alpha_at(1)) if stage == "end_to_end" else None
     want = jax.jit(_own_grads, static_argnums=(1, 2, 3))(PARAMS, stage, alpha, True)
     routed = jax.jit(lambda p: ddn.stage_losses_and_grads(
-        NORMED, SCHEDULE, stage, p, X, jax.random.PRNGKey(1), jnp.int32(1))[1])(PARAMS)
+        NORMED, SCHEDULE, stage, p, {}, X, jax.random.PRNGKey(1), jnp.int32(1))[1])(PARAMS)
     for name, grad in want.items():
         # an encoder's last bias has gradient 0 up to rounding (the mean is subtracted), so the
         # absolute tolerance follows the scale of the network's whole gradient
@@ -216,7 +216,7 @@ def test_batch_code_norm_holds_for_the_shared_encoder_and_the_xcov_baseline(chan
         np.testing.assert_allclose(np.std(code, 0), 1.0, rtol=1e-3)
     for stage in ddn.STAGE_NAMES:
         losses, grads = jax.jit(lambda p, stage=stage: ddn.stage_losses_and_grads(
-            arch, schedule, stage, p, X, jax.random.PRNGKey(1), jnp.int32(0)))(params)
+            arch, schedule, stage, p, {}, X, jax.random.PRNGKey(1), jnp.int32(0)))(params)
         assert all(np.isfinite(float(v)) for v in losses.values()), stage
         assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads)), stage
 

@@ -14,6 +14,7 @@ import textwrap
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from jaxdis.train import checkpoint, engine
@@ -26,8 +27,8 @@ def _init(key):
     return {"weights": {"w": jax.random.normal(key, (DIM, 2))}, "bias": {"b": jnp.zeros(2)}}
 
 
-def _least_squares(params, batch, key, epoch):
-    del key, epoch
+def _least_squares(params, constants, batch, key, epoch):
+    del constants, key, epoch
 
     def loss(p):
         target = batch[:, :2]
@@ -37,8 +38,8 @@ def _least_squares(params, batch, key, epoch):
     return {"loss": value}, grads
 
 
-def _probe(params, probe_x, key):
-    del key
+def _probe(params, constants, probe_x, key):
+    del constants, key
     return {"weight_norm": jnp.sum(params["weights"]["w"] ** 2), "probe_mean": jnp.mean(probe_x)}
 
 
@@ -195,11 +196,66 @@ def test_a_corrupt_or_mismatched_checkpoint_is_a_clear_error(tmp_path):
         checkpoint.load_checkpoint(tmp_path / "none", states)
 
 
+# A model with per-seed constants and a projection: least squares toward a target scaled by the
+# seed's constant, the weights projected onto a ball after every update.
+def _scaled_least_squares(params, constants, batch, key, epoch):
+    del key, epoch
+
+    def loss(p):
+        target = constants["scale"] * batch[:, :2]
+        return jnp.mean(jnp.sum((batch @ p["weights"]["w"] + p["bias"]["b"] - target) ** 2, -1))
+
+    value, grads = jax.value_and_grad(loss)(params)
+    return {"loss": value}, grads
+
+
+def _onto_ball(params, constants):
+    w = params["weights"]["w"]
+    norm = jnp.sqrt(jnp.sum(w ** 2))
+    w = w * jnp.minimum(1.0, constants["radius"] / norm)
+    return {**params, "weights": {"w": w}}
+
+
+CONSTANT_PROGRAM = engine.Program(
+    stages=(engine.Stage("both", 2, ("weights", "bias"), _scaled_least_squares),),
+    optimizer=make_optimizer({"weights": thesis_rmsprop(1e-1), "bias": thesis_rmsprop(1e-1)}),
+    init_params=_init, probe_metrics=_probe, batch_size=BATCH, projection=_onto_ball)
+CONSTANTS = {"scale": jnp.array([0.5, 1.0, 3.0]), "radius": jnp.array([0.3, 1.0, 10.0])}
+
+
+def test_constants_ride_with_their_seed_untrained_and_a_sweep_equals_single_runs():
+    swept = engine.run_program(CONSTANT_PROGRAM, engine.init_states(
+        CONSTANT_PROGRAM, KEYS, constants=CONSTANTS), X, PROBE)
+    assert _tree_equal(swept.constants, CONSTANTS)
+    for i, key in enumerate(KEYS):
+        one = {name: value[i] for name, value in CONSTANTS.items()}
+        state = engine.init_state(CONSTANT_PROGRAM, key, constants=one)
+        for epoch in range(2):
+            state, _ = engine.compiled_epochs(CONSTANT_PROGRAM, 0, 1, vmapped=False)(
+                state, X, PROBE, jnp.int32(epoch))
+        _tree_allclose(jax.tree.map(lambda leaf: leaf[i], swept.params), state.params, rtol=1e-5)
+
+
+def test_the_projection_follows_every_update_inside_the_step():
+    state = engine.init_state(CONSTANT_PROGRAM, KEYS[0],
+                              constants={"scale": jnp.float32(3.0), "radius": jnp.float32(0.3)})
+    batch, key = X[:BATCH], jax.random.PRNGKey(5)
+    stepped, _ = engine.compiled_step(CONSTANT_PROGRAM, 0)(state, batch, key, jnp.int32(0))
+    # The twin: the optimizer's update by hand, then the projection.
+    _, grads = _scaled_least_squares(state.params, state.constants, batch, key, 0)
+    updates, _ = CONSTANT_PROGRAM.optimizer.update(grads, state.opt_state, state.params)
+    want = _onto_ball(optax.apply_updates(state.params, updates), state.constants)
+    _tree_allclose(stepped.params, want, rtol=1e-6)
+    assert float(jnp.sqrt(jnp.sum(stepped.params["weights"]["w"] ** 2))) <= 0.3 * (1 + 1e-6)
+
+
 def test_bad_arguments_name_what_was_expected():
     with pytest.raises(ValueError, match="keys"):
         engine.init_states(PROGRAM, jnp.zeros((3,), jnp.uint32))
     with pytest.raises(ValueError, match="one value per seed"):
         engine.init_states(PROGRAM, KEYS, hyperparams={"weights": {"learning_rate": jnp.ones(2)}})
+    with pytest.raises(ValueError, match=r"constants\['scale'\].*leading axis of 3"):
+        engine.init_states(PROGRAM, KEYS, constants={"scale": jnp.ones(2)})
     with pytest.raises(ValueError, match="batch_size"):
         engine.minibatch_indices(jax.random.PRNGKey(0), 10, 16)
     with pytest.raises(ValueError, match="divisible"):

@@ -33,8 +33,8 @@ class ASAESchedule:
     optimizer: str = "rmsprop"  # or "adam", "sgd"
 
 
-def losses_and_grads(arch: ASAEArchitecture, params, x, key, epoch):
-    del key, epoch  # deterministic loss, no schedule
+def losses_and_grads(arch: ASAEArchitecture, params, constants, x, key, epoch):
+    del constants, key, epoch  # no per-seed constants, deterministic loss, no schedule
 
     def loss(p):
         _, _, y_a, y_b = asae_apply(arch, p, x)
@@ -44,8 +44,8 @@ def losses_and_grads(arch: ASAEArchitecture, params, x, key, epoch):
     return {"reconstruction": value}, grads
 
 
-def probe_metrics(arch: ASAEArchitecture, k: int, params, probe_x, key):
-    del key  # linear codes: no exact ties
+def probe_metrics(arch: ASAEArchitecture, k: int, params, constants, probe_x, key):
+    del constants, key  # no per-seed constants; linear codes: no exact ties
     z_a, z_b, y_a, y_b = asae_apply(arch, params, probe_x)
     return {"mi": ksg.ksg_mi(z_a, z_b, k=k),  # each unit standardised: blind to a code's scale
             "mi_raw": ksg.ksg_mi(z_a, z_b, k=k, standardize=False),  # the thesis's estimate

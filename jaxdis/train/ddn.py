@@ -228,8 +228,10 @@ def _routed(loss_by_network: dict, nets: dict):
 
 
 def stage_losses_and_grads(arch: DDNArchitecture, schedule: DDNSchedule, stage: str,
-                           params, x, key, epoch):
-    """(losses, grads by role) of one minibatch ``x`` (batch, input_dim) in ``stage``."""
+                           params, constants, x, key, epoch):
+    """(losses, grads by role) of one minibatch ``x`` (batch, input_dim) in ``stage``; a DDN has
+    no per-seed constants."""
+    del constants
     nets = _by_network(params)
     if stage not in STAGE_NAMES:
         raise ValueError(f"DDN stage: expected one of {STAGE_NAMES}, got {stage!r}")
@@ -254,7 +256,7 @@ def stage_losses_and_grads(arch: DDNArchitecture, schedule: DDNSchedule, stage: 
     return result, grads
 
 
-def probe_metrics(arch: DDNArchitecture, k: int, params, probe_x, key):
+def probe_metrics(arch: DDNArchitecture, k: int, params, constants, probe_x, key):
     """Per epoch on the probe set: the KSG mutual information I(z_a; z_b) in nats (the thesis's
     measure of entanglement, section 8.2) on standardised code units (``mi``) and on the raw
     codes as the thesis computed it (``mi_raw``: with the max norm the larger code picks every
@@ -270,7 +272,7 @@ def probe_metrics(arch: DDNArchitecture, k: int, params, probe_x, key):
     ``encoder_active_units`` tells how a code collapsed: the share of an encoder's first hidden
     layer whose ReLU is active on at least one probe example (the smaller share of the two
     encoders; 1 for linear encoders). Units that are never active get no gradient again."""
-    del key
+    del constants, key
     nets = _by_network(params)
     z_a, z_b = _codes(arch, nets, probe_x)
     joint = _net(arch, "g_ab", nets, jnp.concatenate([z_a, z_b], axis=-1))

@@ -1,9 +1,16 @@
 """The training engine: many seeds, one compiled program per training stage.
 
 A model hands the engine a :class:`Program`: its training stages (each a function from
-parameters, a minibatch and a PRNG key to the losses and gradients of the roles it trains), one
-optimizer over ``params = {role: pytree}`` (:func:`jaxdis.train.optimizers.make_optimizer`), the
-metrics it computes on a fixed probe set once per epoch, and the minibatch size.
+parameters, constants, a minibatch and a PRNG key to the losses and gradients of the roles it
+trains), one optimizer over ``params = {role: pytree}``
+(:func:`jaxdis.train.optimizers.make_optimizer`), an optional projection applied after each
+update (max-norm, say), the metrics it computes on a fixed probe set once per epoch, and the
+minibatch size.
+
+Each seed's state also holds **constants**: a pytree the model reads but never trains (no
+gradient, no optimizer state), stacked along the seed axis like the parameters. A grid of loss
+weights, a per-model margin or a mask of which training examples keep their labels rides here, so
+a sweep of differently configured models is one vmapped program.
 
 How one stage runs:
 
@@ -62,6 +69,7 @@ class TrainState(NamedTuple):
 
     params: dict
     opt_state: Any
+    constants: Any          # read by the model, never trained (see the module docstring)
     key: jax.Array          # raw uint32[2] PRNG key, so checkpoints serialize it as an array
     alive: jax.Array        # bool: False once a step produced a non-finite loss or gradient
     step: jax.Array         # int32: optimizer steps taken, all stages together
@@ -76,8 +84,9 @@ class Stage:
       name: a name for metrics and checkpoints ("encoders", "decoders", "end_to_end").
       epochs: how many epochs it runs.
       trained: the roles it updates; the others keep their parameters and optimizer state.
-      losses_and_grads: ``(params, batch, key, epoch) -> (losses, grads)``: ``losses`` a dict
-        of scalars (all are averaged per epoch and checked for NaN), ``grads`` a dict over (at
+      losses_and_grads: ``(params, constants, batch, key, epoch) -> (losses, grads)``:
+        ``constants`` the seed's untrained constants (``{}`` if the model has none), ``losses``
+        a dict of scalars (all are averaged per epoch and checked for NaN), ``grads`` a dict over (at
         least) the roles in ``trained``; ``epoch`` is the int32 index of the epoch in the stage
         (for schedules such as an annealed coefficient).
     """
@@ -102,9 +111,13 @@ class Program:
       stages: the training stages, run in order.
       optimizer: one optax transformation over ``{role: pytree}`` (:func:`make_optimizer`).
       init_params: ``key -> params``.
-      probe_metrics: ``(params, probe_x, key) -> {name: scalar}``, once per epoch on a fixed
-        probe set (e.g. the KSG mutual information between the two codes).
+      probe_metrics: ``(params, constants, probe_x, key) -> {name: scalar}``, once per epoch on a
+        fixed probe set (e.g. the KSG mutual information between the two codes).
       batch_size: examples per minibatch (thesis: 128).
+      projection: ``(params, constants) -> params``, optional: applied to the parameters after
+        every optimizer update, inside the compiled step (a max-norm constraint is one). Only
+        the roles the stage trains keep its result; a projection must map every role it is
+        given, and leave alone what it does not constrain.
     """
 
     stages: tuple[Stage, ...]
@@ -112,6 +125,7 @@ class Program:
     init_params: Callable
     probe_metrics: Callable
     batch_size: int = 128
+    projection: Callable | None = None
 
     def stage_index(self, name: str) -> int:
         names = [s.name for s in self.stages]
@@ -131,9 +145,11 @@ def seed_keys(seed: int, n_seeds: int) -> jax.Array:
     return jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(n_seeds))
 
 
-def init_state(program: Program, key: jax.Array, hyperparams: dict | None = None) -> TrainState:
-    """One seed's state: parameters from ``key``, fresh optimizer state, and (optionally) per-role
-    hyperparameters ``{role: {name: value}}`` written into the optimizer state."""
+def init_state(program: Program, key: jax.Array, hyperparams: dict | None = None,
+               constants=None) -> TrainState:
+    """One seed's state: parameters from ``key``, fresh optimizer state, (optionally) per-role
+    hyperparameters ``{role: {name: value}}`` written into the optimizer state, and the seed's
+    ``constants`` (default ``{}``)."""
     if key.shape != (2,) or key.dtype != jnp.uint32:
         raise ValueError(f"key: expected a raw PRNG key uint32[2] (jax.random.PRNGKey), got "
                          f"{key.dtype}{list(key.shape)}")
@@ -142,13 +158,16 @@ def init_state(program: Program, key: jax.Array, hyperparams: dict | None = None
     opt_state = program.optimizer.init(params)
     for role, values in (hyperparams or {}).items():
         opt_state = set_hyperparams(opt_state, role, **values)
-    return TrainState(params, opt_state, train_key, jnp.array(True), jnp.array(0, jnp.int32),
-                      jnp.array(-1, jnp.int32))
+    constants = {} if constants is None else constants
+    return TrainState(params, opt_state, constants, train_key, jnp.array(True),
+                      jnp.array(0, jnp.int32), jnp.array(-1, jnp.int32))
 
 
-def init_states(program: Program, keys: jax.Array, hyperparams: dict | None = None) -> TrainState:
+def init_states(program: Program, keys: jax.Array, hyperparams: dict | None = None,
+                constants=None) -> TrainState:
     """S seeds' states stacked along axis 0, from keys (S, 2). ``hyperparams`` is
-    ``{role: {name: array (S,)}}``, e.g. a grid of learning rates, one per seed."""
+    ``{role: {name: array (S,)}}``, e.g. a grid of learning rates, one per seed; ``constants``
+    a pytree whose every leaf has a leading axis of S (seed i reads row i)."""
     if keys.ndim != 2 or keys.shape[1] != 2:
         raise ValueError(f"keys: expected (n_seeds, 2) raw PRNG keys, got shape {keys.shape}")
     for role, values in (hyperparams or {}).items():
@@ -156,7 +175,11 @@ def init_states(program: Program, keys: jax.Array, hyperparams: dict | None = No
             if np.shape(value) != (keys.shape[0],):
                 raise ValueError(f"hyperparams[{role!r}][{name!r}]: expected shape "
                                  f"({keys.shape[0]},), one value per seed, got {np.shape(value)}")
-    return _compiled_init(program)(keys, hyperparams)
+    for path, leaf in jax.tree_util.tree_leaves_with_path(constants or {}):
+        if np.ndim(leaf) == 0 or np.shape(leaf)[0] != keys.shape[0]:
+            raise ValueError(f"constants{jax.tree_util.keystr(path)}: expected a leading axis of "
+                             f"{keys.shape[0]}, one row per seed, got shape {np.shape(leaf)}")
+    return _compiled_init(program)(keys, hyperparams, constants)
 
 
 @functools.lru_cache(maxsize=None)
@@ -175,12 +198,14 @@ def _all_finite(tree) -> jax.Array:
 def train_step(program: Program, stage: Stage, state: TrainState, batch: jax.Array,
                key: jax.Array, epoch: jax.Array) -> tuple[TrainState, dict]:
     """One optimizer step of one seed on one minibatch; frozen if anything is not finite."""
-    losses, grads = stage.losses_and_grads(state.params, batch, key, epoch)
+    losses, grads = stage.losses_and_grads(state.params, state.constants, batch, key, epoch)
     # Roles outside the stage get zero gradients here; keep_roles then discards their updates.
     full_grads = {role: grads[role] if role in stage.trained else
                   jax.tree.map(jnp.zeros_like, p) for role, p in state.params.items()}
     updates, opt_state = program.optimizer.update(full_grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
+    if program.projection is not None:
+        params = program.projection(params, state.constants)
     params, opt_state = keep_roles(stage.trained, params, state.params, opt_state, state.opt_state)
     finite = _all_finite(losses) & _all_finite({r: grads[r] for r in stage.trained})
     alive = state.alive & finite
@@ -227,7 +252,7 @@ def run_one_epoch(program: Program, stage: Stage, state: TrainState, x: jax.Arra
 
     state, losses = jax.lax.scan(body, state._replace(key=key), (batches, step_keys))
     metrics = {name: jnp.mean(values) for name, values in losses.items()}
-    metrics.update(program.probe_metrics(state.params, probe_x, probe_key))
+    metrics.update(program.probe_metrics(state.params, state.constants, probe_x, probe_key))
     metrics["alive"] = state.alive
     return state, metrics
 

@@ -66,8 +66,13 @@ def stage_offsets(program: engine.Program) -> list[int]:
 
 def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, run_dir: RunDir,
                 *, epochs_per_call: int = 1, save_checkpoints: bool = True, desc: str = "train",
-                hyperparams: dict | None = None, checkpoint_seconds: float | None = None):
+                hyperparams: dict | None = None, constants=None,
+                checkpoint_seconds: float | None = None):
     """Trains ``n_seeds`` seeds of ``program`` on ``x`` in ``run_dir``; resumes if it can.
+
+    ``hyperparams`` (``{role: {name: (n_seeds,)}}``) and ``constants`` (a pytree of
+    ``(n_seeds, ...)`` leaves) give each seed its own optimizer settings and model constants
+    (:func:`jaxdis.train.engine.init_states`); both are padded with the last seed's values.
 
     ``checkpoint_seconds``: the least time between two checkpoints within a stage (None:
     :data:`CHECKPOINT_SECONDS`; 0: after every host call); every stage's end is saved.
@@ -79,11 +84,13 @@ def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, ru
     mesh = engine.seed_mesh()
     n_padded = engine.padded_seed_count(n_seeds, mesh.devices.size)
     keys = engine.seed_keys(seed, n_padded)
-    if hyperparams:  # pad per-seed hyperparameters with their last value
-        hyperparams = {role: {k: jnp.concatenate([jnp.asarray(v), jnp.repeat(
-            jnp.asarray(v)[-1:], n_padded - n_seeds)]) for k, v in values.items()}
-            for role, values in hyperparams.items()}
-    fresh = engine.init_states(program, keys, hyperparams)
+    pad = lambda v: jnp.concatenate(  # noqa: E731  (repeats the last seed's row)
+        [jnp.asarray(v), jnp.repeat(jnp.asarray(v)[-1:], n_padded - n_seeds, axis=0)])
+    if hyperparams:
+        hyperparams = jax.tree.map(pad, hyperparams)
+    if constants is not None:
+        constants = jax.tree.map(pad, constants)
+    fresh = engine.init_states(program, keys, hyperparams, constants)
     folder = run_dir.path / "checkpoints"
     position, resumed = engine.Position(), False
     checkpoint.remove_temporaries(folder)
@@ -102,8 +109,8 @@ def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, ru
 
     n_records = len(run_dir.read_metrics())
     if not resumed:  # the untrained model, epoch 0
-        probe = jax.jit(jax.vmap(program.probe_metrics, in_axes=(0, None, 0)))
-        initial = jax.device_get(probe(states.params, probe_x, states.key))
+        probe = jax.jit(jax.vmap(program.probe_metrics, in_axes=(0, 0, None, 0)))
+        initial = jax.device_get(probe(states.params, states.constants, probe_x, states.key))
         for record in _records("init", -1, -1, {k: np.asarray(v)[:, None]
                                                 for k, v in initial.items()}, n_seeds):
             run_dir.log_metrics(record)
