@@ -249,6 +249,52 @@ def test_the_projection_follows_every_update_inside_the_step():
     assert float(jnp.sqrt(jnp.sum(stepped.params["weights"]["w"] ** 2))) <= 0.3 * (1 + 1e-6)
 
 
+def _probe_loss(params, constants, probe_x, key):
+    del constants, key
+    target = probe_x[:, :2]
+    error = probe_x @ params["weights"]["w"] + params["bias"]["b"] - target
+    return {"probe_loss": jnp.mean(jnp.sum(error ** 2, -1)), "flat": jnp.float32(1.0)}
+
+
+def _selecting(select_on, select_mode, epochs=(2, 3)):
+    return engine.Program(
+        stages=tuple(engine.Stage(name, n, ("weights", "bias"), _least_squares)
+                     for name, n in zip(("first", "second"), epochs)),
+        optimizer=make_optimizer({"weights": thesis_rmsprop(3e-1), "bias": thesis_rmsprop(3e-1)}),
+        init_params=_init, probe_metrics=_probe_loss, batch_size=BATCH,
+        select_on=select_on, select_mode=select_mode)
+
+
+def test_selection_keeps_each_seeds_best_epoch_across_stages():
+    program = _selecting("probe_loss", "min")
+    log, on_chunk = _collect()
+    out = engine.run_program(program, engine.init_states(program, KEYS), X, PROBE,
+                             on_chunk=on_chunk)
+    losses = np.concatenate([m["probe_loss"] for _, _, m, _ in log], axis=1)  # (S, 5 epochs)
+    want_epoch = np.argmin(losses, axis=1) + 1
+    assert np.array_equal(out.best["epoch"], want_epoch)
+    assert np.array_equal(log[-1][2]["best_epoch"][:, -1], want_epoch)
+    # The kept parameters score what the chosen epoch scored.
+    again = jax.vmap(_probe_loss, in_axes=(0, None, None, None))(out.best["params"], {}, PROBE, 0)
+    np.testing.assert_allclose(again["probe_loss"], losses.min(axis=1), rtol=1e-5)
+
+
+def test_patience_stops_a_sweep_and_saves_it_as_finished(tmp_path):
+    from jaxdis.runs import RunDir
+    from jaxdis.train import runner
+
+    program = _selecting("flat", "max", epochs=(2, 6))  # equal scores: epoch 1 stays the best
+    run_dir = RunDir(tmp_path / "run")
+    states, _ = runner.train_sweep(program, S, 0, X, PROBE, run_dir, patience=3)
+    records = [r for r in run_dir.read_metrics() if r["stage"] != "init"]
+    assert max(r["global_epoch"] for r in records) == 4  # epochs 2, 3, 4 did not improve
+    assert np.all(states.best["epoch"] == 1) and np.all(states.step == 4 * (N_TRAIN // BATCH))
+    again, resumed = runner.train_sweep(program, S, 0, X, PROBE, run_dir, patience=3)
+    assert resumed and np.array_equal(again.step, states.step)
+    with pytest.raises(ValueError, match="patience"):
+        runner.train_sweep(PROGRAM, S, 0, X, PROBE, run_dir, patience=3)
+
+
 def test_bad_arguments_name_what_was_expected():
     with pytest.raises(ValueError, match="keys"):
         engine.init_states(PROGRAM, jnp.zeros((3,), jnp.uint32))
@@ -260,6 +306,11 @@ def test_bad_arguments_name_what_was_expected():
         engine.minibatch_indices(jax.random.PRNGKey(0), 10, 16)
     with pytest.raises(ValueError, match="divisible"):
         engine.shard_seeds({"w": jnp.zeros((3, 2))}, engine.seed_mesh(jax.devices()[:1] * 2))
+    with pytest.raises(ValueError, match="select_mode"):
+        _selecting("probe_loss", "lowest")
+    with pytest.raises(ValueError, match="'nothing' is not a metric"):
+        engine.run_program(_selecting("nothing", "max"), engine.init_states(
+            _selecting("nothing", "max"), KEYS), X, PROBE)
     assert engine.padded_seed_count(30, 4) == 32 and engine.padded_seed_count(8, 4) == 8
 
 

@@ -39,6 +39,11 @@ How one stage runs:
   spans them, and every host runs the same script with the same data; arrays placed with
   :func:`shard_seeds` are global, and results are read back with
   ``jax.experimental.multihost_utils.process_allgather``.
+- **Model selection.** A program with ``select_on`` (a probe metric, such as a validation
+  accuracy) keeps, per seed, the parameters of its best epoch so far in ``TrainState.best``,
+  updated on the device after each epoch's probe; the per-epoch metrics report ``best_epoch``.
+  :func:`jaxdis.train.runner.train_sweep` can stop a sweep once no seed has improved for
+  ``patience`` epochs.
 - **A seed that diverges is frozen.** When a step's losses or gradients are not finite, that
   seed's parameters and optimizer state stop changing (`jnp.where` on its ``alive`` flag), its
   ``died_at_step`` is recorded, and the other seeds go on; the per-epoch metrics report ``alive``.
@@ -70,6 +75,7 @@ class TrainState(NamedTuple):
     params: dict
     opt_state: Any
     constants: Any          # read by the model, never trained (see the module docstring)
+    best: Any               # {"params", "score", "epoch"} of the best epoch ({} without select_on)
     key: jax.Array          # raw uint32[2] PRNG key, so checkpoints serialize it as an array
     alive: jax.Array        # bool: False once a step produced a non-finite loss or gradient
     step: jax.Array         # int32: optimizer steps taken, all stages together
@@ -118,6 +124,9 @@ class Program:
         every optimizer update, inside the compiled step (a max-norm constraint is one). Only
         the roles the stage trains keep its result; a projection must map every role it is
         given, and leave alone what it does not constrain.
+      select_on: optional: a probe metric by which each seed's best epoch is chosen (the
+        validation set's accuracy, say); its parameters are kept in ``TrainState.best``.
+      select_mode: "max" (default) or "min": whether a larger or smaller ``select_on`` is better.
     """
 
     stages: tuple[Stage, ...]
@@ -126,6 +135,12 @@ class Program:
     probe_metrics: Callable
     batch_size: int = 128
     projection: Callable | None = None
+    select_on: str | None = None
+    select_mode: str = "max"
+
+    def __post_init__(self):
+        if self.select_mode not in ("max", "min"):
+            raise ValueError(f"select_mode: expected 'max' or 'min', got {self.select_mode!r}")
 
     def stage_index(self, name: str) -> int:
         names = [s.name for s in self.stages]
@@ -159,7 +174,10 @@ def init_state(program: Program, key: jax.Array, hyperparams: dict | None = None
     for role, values in (hyperparams or {}).items():
         opt_state = set_hyperparams(opt_state, role, **values)
     constants = {} if constants is None else constants
-    return TrainState(params, opt_state, constants, train_key, jnp.array(True),
+    best = {}
+    if program.select_on is not None:  # the untrained model, epoch 0, until an epoch scores
+        best = {"params": params, "score": jnp.float32(-jnp.inf), "epoch": jnp.int32(0)}
+    return TrainState(params, opt_state, constants, best, train_key, jnp.array(True),
                       jnp.array(0, jnp.int32), jnp.array(-1, jnp.int32))
 
 
@@ -254,7 +272,28 @@ def run_one_epoch(program: Program, stage: Stage, state: TrainState, x: jax.Arra
     metrics = {name: jnp.mean(values) for name, values in losses.items()}
     metrics.update(program.probe_metrics(state.params, state.constants, probe_x, probe_key))
     metrics["alive"] = state.alive
+    if program.select_on is not None:
+        state = keep_best(program, state, metrics, batches.shape[0])
+        metrics["best_epoch"] = state.best["epoch"]
     return state, metrics
+
+
+def keep_best(program: Program, state: TrainState, metrics: dict, steps_per_epoch: int):
+    """``state`` with its best epoch updated from this epoch's ``metrics[program.select_on]``:
+    strictly better replaces (the earliest of equal scores stays; NaN never wins). The epoch is
+    counted over all stages, 1-based (``state.step // steps_per_epoch``), as the metric records'
+    ``global_epoch``."""
+    if program.select_on not in metrics:
+        raise ValueError(f"select_on: {program.select_on!r} is not a metric; the metrics are "
+                         f"{sorted(metrics)}")
+    value = metrics[program.select_on].astype(jnp.float32)
+    score = value if program.select_mode == "max" else -value
+    better = score > state.best["score"]
+    pick = lambda new, old: jnp.where(better, new, old)  # noqa: E731
+    best = {"params": jax.tree.map(pick, state.params, state.best["params"]),
+            "score": pick(score, state.best["score"]),
+            "epoch": pick((state.step // steps_per_epoch).astype(jnp.int32), state.best["epoch"])}
+    return state._replace(best=best)
 
 
 def run_epochs(program: Program, stage_index: int, n_epochs: int, state: TrainState,
@@ -346,7 +385,8 @@ def run_program(program: Program, states: TrainState, x: jax.Array, probe_x: jax
     After each jitted chunk of ``epochs_per_call`` epochs (fewer at the end of a stage) it calls
     ``on_chunk(stage, first_epoch, metrics, states, next_position)`` with the chunk's metrics as
     NumPy arrays of shape (S, n_epochs): the place to log, draw a progress bar and checkpoint.
-    This is the only host synchronisation of a run.
+    This is the only host synchronisation of a run. When ``on_chunk`` returns True, training
+    stops there (early stopping) and the states are returned.
     """
     if epochs_per_call < 1:
         raise ValueError(f"epochs_per_call: expected >= 1, got {epochs_per_call}")
@@ -362,5 +402,6 @@ def run_program(program: Program, states: TrainState, x: jax.Array, probe_x: jax
             if on_chunk is not None:
                 following = (Position(stage_index, epoch) if epoch < stage.epochs
                              else Position(stage_index + 1, 0))
-                on_chunk(stage, epoch - n, jax.device_get(metrics), states, following)
+                if on_chunk(stage, epoch - n, jax.device_get(metrics), states, following):
+                    return states
     return states

@@ -67,12 +67,17 @@ def stage_offsets(program: engine.Program) -> list[int]:
 def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, run_dir: RunDir,
                 *, epochs_per_call: int = 1, save_checkpoints: bool = True, desc: str = "train",
                 hyperparams: dict | None = None, constants=None,
-                checkpoint_seconds: float | None = None):
+                checkpoint_seconds: float | None = None, patience: int | None = None):
     """Trains ``n_seeds`` seeds of ``program`` on ``x`` in ``run_dir``; resumes if it can.
 
     ``hyperparams`` (``{role: {name: (n_seeds,)}}``) and ``constants`` (a pytree of
     ``(n_seeds, ...)`` leaves) give each seed its own optimizer settings and model constants
     (:func:`jaxdis.train.engine.init_states`); both are padded with the last seed's values.
+
+    ``patience`` (a program with ``select_on`` only): training stops once every seed's best epoch
+    lies ``patience`` or more epochs behind (checked after each host call, so use
+    ``epochs_per_call=1`` for an exact count); the stop is saved as the end of training, so a
+    resumed run has nothing left to train. ``states.best`` holds each seed's selected epoch.
 
     ``checkpoint_seconds``: the least time between two checkpoints within a stage (None:
     :data:`CHECKPOINT_SECONDS`; 0: after every host call); every stage's end is saved.
@@ -81,6 +86,9 @@ def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, ru
     removed) and whether the run continued from a checkpoint.
     """
     interval = CHECKPOINT_SECONDS if checkpoint_seconds is None else checkpoint_seconds
+    if patience is not None and (program.select_on is None or patience < 1):
+        raise ValueError(f"patience: expected an int >= 1 and a program with select_on, got "
+                         f"patience={patience!r}, select_on={program.select_on!r}")
     mesh = engine.seed_mesh()
     n_padded = engine.padded_seed_count(n_seeds, mesh.devices.size)
     keys = engine.seed_keys(seed, n_padded)
@@ -104,8 +112,8 @@ def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, ru
         if (run_dir.path / "metrics.jsonl").exists():
             _rewrite_metrics(run_dir, 0)
     states = engine.shard_seeds(jax.tree.map(jnp.asarray, states), mesh)
-    x = engine.replicate(jnp.asarray(x), mesh)
-    probe_x = engine.replicate(jnp.asarray(probe_x), mesh)
+    x = engine.replicate(jax.tree.map(jnp.asarray, x), mesh)  # an array or a pytree of them
+    probe_x = engine.replicate(jax.tree.map(jnp.asarray, probe_x), mesh)
 
     n_records = len(run_dir.read_metrics())
     if not resumed:  # the untrained model, epoch 0
@@ -122,6 +130,7 @@ def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, ru
     bar = progress(total, desc)
     bar.update(done)
     last_save = time.monotonic()
+    select = f"{program.select_on} ({program.select_mode})"
 
     def on_chunk(stage, first_epoch, metrics, new_states, following):
         nonlocal n_records, last_save
@@ -130,12 +139,20 @@ def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, ru
                                metrics, n_seeds):
             run_dir.log_metrics(record)
             n_records += 1
+        n_epochs = next(iter(metrics.values())).shape[1]
+        stop = False
+        if patience is not None:
+            now = offsets[stage_index] + first_epoch + n_epochs
+            stop = bool(np.all(now - metrics["best_epoch"][:n_seeds, -1] >= patience))
+        if stop:  # saved as the end of training
+            following = engine.Position(len(program.stages), 0)
+            print(f"{desc}: no seed improved {select} for {patience} epochs; stopping after "
+                  f"epoch {now}", flush=True)
         stage_done = following.stage != stage_index
         if save_checkpoints and (stage_done or time.monotonic() - last_save >= interval):
             checkpoint.save_checkpoint(folder, new_states, following,
                                        {"metric_records": n_records})
             last_save = time.monotonic()
-        n_epochs = next(iter(metrics.values())).shape[1]
         alive = int(np.sum(metrics["alive"][:n_seeds, -1]))
         mi = metrics.get("mi")
         postfix = {"stage": stage.name, "alive": f"{alive}/{n_seeds}"}
@@ -143,6 +160,7 @@ def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, ru
             postfix["mean MI"] = f"{np.nanmean(mi[:n_seeds, -1]):.3f}"
         bar.set_postfix(postfix)
         bar.update(n_epochs)
+        return stop
 
     states = engine.run_program(program, states, x, probe_x, start=position,
                                 epochs_per_call=epochs_per_call, on_chunk=on_chunk)
