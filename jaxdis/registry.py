@@ -1,14 +1,20 @@
 """The registry of runnable experiments behind `jaxdis list` and `jaxdis run NAME`.
 
-Each module of the top-level ``experiments`` package that defines ``EXPERIMENT`` (an
-:class:`Experiment`) is registered; adding an experiment means adding a module, nothing else.
+Experiments are found through the package entry points of the group ``jaxdis.experiments``: each
+entry names an :class:`Experiment` object, ``NAME = "module:ATTRIBUTE"``. This repository's own
+experiments are listed in pyproject.toml's ``[project.entry-points."jaxdis.experiments"]``.
+
+Why entry points rather than scanning a package: the library never imports ``experiments`` by
+name (the experiments depend on the library, not the other way round), and a user's own package
+registers its experiments the same way, without touching jaxdis. Adding an experiment here means
+adding its module and one line in pyproject.toml (then ``pip install -e .`` again, which is how
+the entry points are written).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import pkgutil
+from importlib import metadata
 from typing import Any, Callable
 
 from jaxdis.runs import RunDir
@@ -51,26 +57,25 @@ class Experiment:
         return config
 
 
+ENTRY_POINT_GROUP = "jaxdis.experiments"
+
+
 def discover() -> dict[str, Experiment]:
-    """Imports every module of the ``experiments`` package and returns {name: Experiment}."""
-    import experiments
-
+    """Loads every entry point of :data:`ENTRY_POINT_GROUP`: {name: Experiment}, by name."""
     found: dict[str, Experiment] = {}
-    for info in sorted(pkgutil.iter_modules(experiments.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"experiments.{info.name}")
-        for experiment in _experiments_of(module):
-            if experiment.name in found:
-                raise RuntimeError(f"experiment name {experiment.name!r} registered twice")
-            found[experiment.name] = experiment
-    return found
-
-
-def _experiments_of(module) -> list[Experiment]:
-    single = getattr(module, "EXPERIMENT", None)
-    many = getattr(module, "EXPERIMENTS", ())
-    return ([single] if single is not None else []) + list(many)
+    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        experiment = entry.load()
+        if not isinstance(experiment, Experiment):
+            raise TypeError(f"entry point {entry.name} = {entry.value!r} of group "
+                            f"{ENTRY_POINT_GROUP!r}: expected a jaxdis.registry.Experiment, got "
+                            f"{type(experiment).__name__}")
+        if experiment.name != entry.name:
+            raise RuntimeError(f"entry point {entry.name!r} names an experiment called "
+                               f"{experiment.name!r}; the two must agree")
+        if experiment.name in found:
+            raise RuntimeError(f"experiment name {experiment.name!r} registered twice")
+        found[experiment.name] = experiment
+    return dict(sorted(found.items()))
 
 
 def get(name: str) -> Experiment:
