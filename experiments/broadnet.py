@@ -4,22 +4,24 @@
 
 - ``posterior`` (Fig. 4.5): a GRBM-initialised Broadnet of 6 + 6 units; the exact posterior of one
   image over all 4096 hidden states against the frequencies of the Alg. 1 sampler;
-- ``activity`` (Fig. 4.6): a GRBM-initialised Broadnet of 50 + 50 units; the activity of eq. 4.8
-  along 10 iterations of inference, per image and averaged over the dataset;
+- ``activity`` (Fig. 4.6): a GRBM-initialised Broadnet of 50 + 50 units; the activity of thesis
+  eq. 4.8 along 10 iterations of inference, per image and averaged over the dataset;
 - ``activity-sigma`` (Fig. 4.7) and ``activity-scale`` (Fig. 4.8): the mean activity along
   inference of GRBM-initialised 50 + 50 Broadnets with each cause in [-1, 1], one per noise sigma
   in ``sweep_sigmas``, and, at sigma = ``sweep_alpha_sigma`` (thesis 0.1), one per data scale
   alpha in ``sweep_alphas`` (each cause in [-alpha, alpha]), all GRBMs of a sweep trained in one
-  vmapped program (``activity_sweep`` says how: at unit noise on rescaled data);
+  vmapped program (``jaxdis.energy.analysis.activity_sweep`` says how: at unit noise on rescaled
+  data);
 - ``exact-training`` (Fig. 4.9): ``seeds`` Broadnets of 5 + 5 units trained from random (Glorot)
   initialisation by gradient ascent on the exact log-likelihood, all seeds in one vmapped,
   scanned program; the share of runs in which one cause becomes a bias;
 - ``grbm-init-training`` (Fig. 4.10): ``seeds`` GRBM-initialised 5 + 5 Broadnets trained on the
   exact log-likelihood: do they stay where they started (an optimum) and stay disentangled?
 - ``configurations`` (Fig. 4.12-4.16): every split of one GRBM-initialised Broadnet's 10 units
-  into two causes of 5 (eq. 4.10, 4.11), before and after exact retraining, compared by the model
-  difference of eq. 4.12;
-- ``interpolation`` (Fig. 4.17): unit pairs blended by eq. 4.13 at several alphas and retrained;
+  into two causes of 5 (thesis eq. 4.10, 4.11), before and after exact retraining, compared by the
+  model difference of thesis eq. 4.12;
+- ``interpolation`` (Fig. 4.17): unit pairs blended by thesis eq. 4.13 at several alphas and
+  retrained;
 - ``cd`` (section 3.5, Fig. 3.4, 3.6, 3.7): Broadnets of ``cd_units`` per cause trained by CD
   (Alg. 3) on a 5 plus a linear gradient, a 3 plus a rotated 7, and a 3 beside a 7, each cause in
   [-1, 1], with the thesis's tweaks as variants (``cd_variant``); measured by the exact
@@ -92,7 +94,7 @@ class BroadnetConfig:
       posterior_steps: Gibbs steps per chain (thesis: 10 burn-in + 10 between samples).
       posterior_image: which image's posterior is compared.
       activity_units: units per cause of the activity studies (Fig. 4.6-4.8).
-      activity_steps: iterations of inference whose activity (eq. 4.8) is measured.
+      activity_steps: iterations of inference whose activity (thesis eq. 4.8) is measured.
       exact_units: units per cause of the exact-training models (Fig. 4.9-4.17).
       exact_epochs: epochs of exact-gradient training (Fig. 4.9, 4.10).
       exact_learning_rate: its learning rate (thesis: 0.1).
@@ -103,7 +105,7 @@ class BroadnetConfig:
       grbm_pretraining: how they are pretrained: "exact" log-likelihood ascent, or the thesis's
         tweaked CD-5 schedule "cd" (section 4.4).
       configuration_epochs: retraining epochs of each unit configuration (thesis: 20).
-      interpolation_pairs: unit pairs interpolated by eq. 4.13 (thesis: 6).
+      interpolation_pairs: unit pairs interpolated by thesis eq. 4.13 (thesis: 6).
       interpolation_alphas: the blends tried per pair (thesis: five values).
       interpolation_epochs: retraining epochs of each blend ("to convergence").
       sweep_sigmas: noise levels of the Fig. 4.7 sweep (thesis: 30 in (0, 3]).
@@ -181,7 +183,7 @@ def grbm_broadnet(config, key, num_units, x_a, x_b):
                                        [(config.grbm_epochs, hyper)], batch_size=config.grbm_batch))
 
 
-def train_exact(config, params, keys, x, epochs):
+def fit_exact(config, params, keys, x, epochs):
     """``train.train_exact`` at the config's sigma, ``exact_batch`` and ``exact_learning_rate``."""
     params, curves = train.train_exact(params, keys, x, epochs=epochs,
                                        batch_size=config.exact_batch, sigma=config.sigma,
@@ -210,7 +212,7 @@ def small_grbm_broadnet(config, data, key, count=1):
     for images, cause_key in zip(data[1:], jax.random.split(key)):
         keys = jax.random.split(cause_key, 2 * count)
         init = train.init_grbms(keys[:count], config.exact_units, images.shape[1])
-        causes.append(train_exact(config, init, keys[count:], images, config.small_grbm_epochs)[0])
+        causes.append(fit_exact(config, init, keys[count:], images, config.small_grbm_epochs)[0])
     return bn.from_grbms(*causes)
 
 
@@ -266,7 +268,7 @@ def exact_training_study(config, run_dir, data, key):
     key_init, key_train = jax.random.split(key)
     init = jax.vmap(lambda k: bn.init_params(k, config.exact_units, config.exact_units,
                                              x.shape[1]))(jax.random.split(key_init, config.seeds))
-    params, curves = train_exact(config, init, jax.random.split(key_train, config.seeds), x,
+    params, curves = fit_exact(config, init, jax.random.split(key_train, config.seeds), x,
                                  config.exact_epochs)
     seconds = time.perf_counter() - start
     shares = np.stack([np.asarray(analysis.cause_variance_shares(take(params, r), x, config.sigma))
@@ -298,7 +300,7 @@ def grbm_init_training_study(config, run_dir, data, key):
     """Fig. 4.10: exact-gradient training from GRBM initialisations."""
     key_model, key_train = jax.random.split(key)
     init = small_grbm_broadnet(config, data, key_model, config.seeds)
-    params, curves = train_exact(config, init, jax.random.split(key_train, config.seeds), data[0],
+    params, curves = fit_exact(config, init, jax.random.split(key_train, config.seeds), data[0],
                                  config.exact_epochs)
     before, after = recoveries(init, data, config), recoveries(params, data, config)
     moved = np.array([analysis.model_difference(take(init, r), take(params, r))
@@ -356,7 +358,7 @@ def interpolation_study(config, run_dir, data, key):
     x = data[0]
     key_model, key_ref, key_pairs, key_train = jax.random.split(key, 4)
     base = small_grbm_broadnet(config, data, key_model)
-    reference = take(train_exact(config, base, key_ref[None], x, config.interpolation_epochs)[0])
+    reference = take(fit_exact(config, base, key_ref[None], x, config.interpolation_epochs)[0])
     rng = np.random.default_rng(int(jax.random.randint(key_pairs, (), 0, 2**31 - 1)))
     pairs = [(int(rng.integers(config.exact_units)), int(rng.integers(config.exact_units)))
              for _ in range(config.interpolation_pairs)]

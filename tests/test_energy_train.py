@@ -149,8 +149,9 @@ def test_bad_arguments_are_refused_by_name():
         train.train_exact(init, keys, x, epochs=0, batch_size=8, sigma=1.0, learning_rate=0.1)
     with pytest.raises(ValueError, match="batch_size"):
         train.train_cd(init, keys, x, epochs=1, hyper=hyper, batch_size=len(x) + 1)
-    with pytest.raises(ValueError, match="params"):
-        train.train_cd(take(init, 0), keys, x, epochs=1, hyper=hyper, batch_size=8)
+    with pytest.raises(ValueError, match="params: expected a stack of runs"):  # one model
+        train.train_cd(bn.init_params(keys[0], 2, 3, 6), keys, x, epochs=1, hyper=hyper,
+                       batch_size=8)
     with pytest.raises(TypeError, match="params"):
         train.train_cd(train.init_grbms(keys, 2, 6), keys, x, epochs=1, hyper=hyper, batch_size=8)
     with pytest.raises(ValueError, match="scales"):

@@ -186,11 +186,11 @@ def pairwise_model_differences(models: bn.BroadnetParams) -> np.ndarray:
 class RetrainedConfigurations(NamedTuple):
     """The output of :func:`retrain_configurations`; configuration 0 is the original model."""
 
-    index_sets: np.ndarray  # (K, Na): the units of cause A (eq. 4.10, 4.11)
+    index_sets: np.ndarray  # (K, Na): the units of cause A (thesis eq. 4.10, 4.11)
     log_likelihood_before: np.ndarray  # (K,) exact mean log p(x) before retraining
     params: bn.BroadnetParams  # the retrained stack
     curves: np.ndarray  # (K, epochs + 1) exact mean log p(x) per epoch
-    to_original: np.ndarray  # (K,) model difference (eq. 4.12) to the retrained original
+    to_original: np.ndarray  # (K,) model difference (thesis eq. 4.12) to the retrained original
     nearest_other: np.ndarray  # (K,) model difference to the nearest other retrained model
     original_moved: float  # model difference of the original before and after retraining
 

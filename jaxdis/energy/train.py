@@ -12,10 +12,11 @@ are static: a new value compiles a new program.
 
     from jaxdis.energy import broadnet as bn, train
 
-    keys = jax.random.split(jax.random.key(0), 30)
-    init = jax.vmap(lambda k: bn.init_params(k, 5, 5, 784))(keys)
-    params, curves = train.train_exact(init, keys, x, epochs=50, batch_size=64, sigma=1.0,
-                                       learning_rate=0.1)   # curves: (30, 51) mean log p(x)
+    key_init, key_train = jax.random.split(jax.random.key(0))
+    init = jax.vmap(lambda k: bn.init_params(k, 5, 5, 784))(jax.random.split(key_init, 30))
+    params, curves = train.train_exact(init, jax.random.split(key_train, 30), x, epochs=50,
+                                       batch_size=64, sigma=1.0, learning_rate=0.1)
+    # curves: (30, 51), the exact mean log p(x) of each run before training and after each epoch
 """
 
 from __future__ import annotations
@@ -126,8 +127,9 @@ def grbm_initialised(keys: jax.Array, num_units: int, x_a: jax.Array, x_b: jax.A
 
 
 def mean_log_likelihood(params: cd.Params, x: jax.Array, sigma) -> jax.Array:
-    """The exact mean log-likelihood (1/N) sum_n log p(x_n) of a Broadnet (thesis eq. 4.2-4.6,
-    ``exact.mean_log_evidence``) or a GRBM (``exact.grbm_log_evidence``), by enumeration."""
+    """The exact mean log-likelihood (1/N) sum_n log p(x_n), by enumeration: of a Broadnet
+    (thesis eq. 4.2, 4.3, 4.4, 4.5, 4.6; ``exact.mean_log_evidence``) or of a GRBM
+    (``exact.grbm_log_evidence``)."""
     if isinstance(params, bn.BroadnetParams):
         return exact.mean_log_evidence(params, x, sigma)
     if isinstance(params, grbm.GRBMParams):
@@ -171,9 +173,10 @@ def train_exact(params: cd.Params, keys: jax.Array, x: jax.Array, *, epochs: int
 @functools.partial(jax.jit, static_argnames=("epochs", "hyper", "batch_size"))
 def train_cd(params: bn.BroadnetParams, keys: jax.Array, x: jax.Array, *, epochs: int,
              hyper: cd.CDHyper, batch_size: int):
-    """CD training (thesis Alg. 3, eq. 3.15; ``cd.cd_epoch``) of a stack of Broadnets, measured by
-    the exact mean log-likelihood at ``hyper.sigma`` (thesis eq. 4.2-4.6) on all of x. Returns
-    (params, curves): ``curves`` (R, epochs + 1), before training and after each epoch."""
+    """CD training (thesis Alg. 3, thesis eq. 3.15; ``cd.cd_epoch``) of a stack of Broadnets,
+    measured by the exact mean log-likelihood at ``hyper.sigma`` (thesis eq. 4.2, 4.3, 4.4, 4.5,
+    4.6) on all of x. Returns (params, curves): ``curves`` (R, epochs + 1), before training and
+    after each epoch."""
     _check_runs(params, keys, epochs, batch_size, x)
     if not isinstance(params, bn.BroadnetParams):
         raise TypeError(f"params: expected BroadnetParams, got {type(params).__name__}")
