@@ -398,6 +398,7 @@ def activity_sweep_study(config, run_dir, data, key, sigmas, alphas, settings, n
 
 
 def activity_sigma_study(config, run_dir, data, key):
+    """Fig. 4.7: mean activity along inference against the noise sigma."""
     sigmas = config.sweep_sigmas
     return {"sigmas": list(sigmas), **activity_sweep_study(
         config, run_dir, data, key, sigmas, [1.0] * len(sigmas), [{"sigma": s} for s in sigmas],
@@ -406,6 +407,7 @@ def activity_sigma_study(config, run_dir, data, key):
 
 
 def activity_scale_study(config, run_dir, data, key):
+    """Fig. 4.8: mean activity along inference against the data's scale alpha."""
     alphas, sigma = config.sweep_alphas, config.sweep_alpha_sigma
     return {"alphas": list(alphas), "sigma": sigma, **activity_sweep_study(
         config, run_dir, data, key, [sigma] * len(alphas), alphas,
