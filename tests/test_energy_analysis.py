@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdis.energy import analysis, exact
+from jaxdis.energy import analysis, cd, exact
 from jaxdis.energy.broadnet import BroadnetParams
 
 
@@ -155,3 +155,79 @@ def test_centred_cause_recovery_ignores_a_constant_moved_between_the_true_causes
                                recover(cause_a, cause_b, True), rtol=1e-5)
     assert not np.allclose(recover(cause_a + shift, cause_b - shift, False),
                            recover(cause_a, cause_b, False), rtol=1e-2)
+
+
+def test_sampler_frequencies_converge_to_the_exact_posterior_in_its_state_order():
+    model = random_model(21, 2, 3, 5)
+    model = model._replace(W=0.8 * model.W, V=0.8 * model.V)
+    x = jnp.asarray(np.random.default_rng(5).normal(size=(1, 5)), jnp.float32)
+    exact_probs, freqs = analysis.posterior_vs_sampler(model, x, jax.random.key(0), 1.0,
+                                                       num_samples=20000, num_steps=15)
+    assert exact_probs.shape == freqs.shape == (2 ** 5,)
+    np.testing.assert_allclose(exact_probs.sum(), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(freqs.sum(), 1.0)
+    # a state index that disagreed with exact.log_posterior's order would give a large distance
+    assert 0.5 * np.abs(freqs - exact_probs).sum() < 0.03
+    with pytest.raises(ValueError, match="x"):
+        analysis.posterior_vs_sampler(model, jnp.concatenate([x, x]), jax.random.key(0), 1.0,
+                                      10, 2)
+
+
+def test_pairwise_model_differences_is_the_symmetric_matrix_of_eq_4_12():
+    models = [random_model(30 + i, 3, 2, 4) for i in range(3)]
+    stacked = jax.tree.map(lambda *t: jnp.stack(t), *models)
+    pairwise = analysis.pairwise_model_differences(stacked)
+    np.testing.assert_array_equal(pairwise, pairwise.T)
+    np.testing.assert_array_equal(np.diag(pairwise), 0.0)
+    assert pairwise[0, 2] == analysis.model_difference(models[0], models[2])
+
+
+def test_retrained_configurations_start_from_every_split_and_compare_to_the_original():
+    model = random_model(40, 2, 2, 5)
+    x = jnp.asarray(np.random.default_rng(6).normal(size=(16, 5)), jnp.float32)
+    result = analysis.retrain_configurations(model, jax.random.key(1), x, epochs=2, batch_size=8,
+                                             sigma=1.0, learning_rate=0.05)
+    count = math.comb(4, 2) // 2
+    assert result.index_sets.shape == (count, 2) and result.curves.shape == (count, 3)
+    configs, _ = analysis.unit_configurations(model)
+    np.testing.assert_allclose(result.log_likelihood_before, [
+        exact.mean_log_evidence(jax.tree.map(lambda t, i=i: t[i], configs), x, 1.0)
+        for i in range(count)], rtol=1e-5)
+    np.testing.assert_allclose(result.curves[:, 0], result.log_likelihood_before, rtol=1e-5)
+    assert result.to_original[0] == 0.0 and np.all(result.to_original[1:] > 0)
+    assert result.original_moved > 0 and np.all(np.isfinite(result.nearest_other))
+
+
+def test_retrained_interpolations_measure_each_blend_against_the_original_and_the_swap():
+    model = random_model(41, 2, 2, 5)
+    x = jnp.asarray(np.random.default_rng(7).normal(size=(16, 5)), jnp.float32)
+    to_original, to_swapped = analysis.retrain_interpolations(
+        model, [(0, 1), (1, 0)], (0.0, 1.0), jax.random.key(2), x, epochs=1, batch_size=16,
+        sigma=1.0, learning_rate=1e-6)  # a tiny step: each blend stays where it started
+    assert to_original.shape == to_swapped.shape == (2, 2)
+    np.testing.assert_allclose(to_original[:, 1], 0.0, atol=1e-6)  # alpha = 1: the original
+    np.testing.assert_allclose(to_swapped[:, 0], 0.0, atol=1e-6)  # alpha = 0: the swap
+
+
+def test_activity_sweep_wants_hyper_at_unit_noise_and_gives_one_curve_per_setting():
+    rng = np.random.default_rng(8)
+    cause_a, cause_b = (jnp.asarray(rng.uniform(-1, 1, (16, 5)), jnp.float32) for _ in range(2))
+    hyper = cd.CDHyper(sigma=1.0, learning_rate=0.01, k=1)
+    curves = analysis.activity_sweep(jax.random.key(3), cause_a, cause_b, (0.5, 2.0), (1.0, 1.0),
+                                     num_units=3, epochs=1, hyper=hyper, batch_size=8, steps=4)
+    assert curves.shape == (2, 4) and np.all(np.asarray(curves) >= 0)
+    with pytest.raises(ValueError, match="hyper"):
+        analysis.activity_sweep(jax.random.key(3), cause_a, cause_b, (0.5,), (1.0,), num_units=3,
+                                epochs=1, hyper=cd.CDHyper(sigma=0.5), batch_size=8, steps=4)
+    with pytest.raises(ValueError, match="sigmas, alphas"):
+        analysis.activity_sweep(jax.random.key(3), cause_a, cause_b, (0.5, 1.0), (1.0,),
+                                num_units=3, epochs=1, hyper=hyper, batch_size=8, steps=4)
+
+
+def test_explained_variance_of_a_model_that_reconstructs_nothing():
+    model = random_model(42, 2, 2, 5)
+    silent = model._replace(W=0 * model.W, V=0 * model.V)  # every reconstruction is 0
+    x = jnp.asarray(np.random.default_rng(9).normal(size=(20, 5)) + 3, jnp.float32)
+    want = 1 - jnp.sum(x**2) / jnp.sum((x - x.mean(0)) ** 2)
+    np.testing.assert_allclose(analysis.explained_variance(silent, x, 1.0), want, rtol=1e-6)
+    assert analysis.explained_variance(model, x, 1.0) != pytest.approx(float(want))

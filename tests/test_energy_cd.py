@@ -149,3 +149,10 @@ def test_grbm_cd_at_sigma_equals_cd_at_unit_noise_on_rescaled_data():
     np.testing.assert_allclose(params.W, sigma * scaled.W, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(params.b, scaled.b, rtol=1e-4, atol=1e-5)
     assert float(jnp.max(jnp.abs(state.velocity.W))) > 1e-3  # the steps moved the weights
+
+
+def test_variant_hyper_names_the_unknown_variant():
+    assert cd.variant_hyper("samples", sigma=0.5, learning_rate=0.1).sigma == 0.5
+    assert all(cd.variant_hyper(v, sigma=1.0, learning_rate=0.1).k == 10 for v in cd.VARIANTS)
+    with pytest.raises(ValueError, match="name"):
+        cd.variant_hyper("nope", sigma=1.0, learning_rate=0.1)

@@ -1,12 +1,16 @@
-"""The analyses of thesis ch. 4: activity along an inference chain (eq. 4.8), unit configurations
-(eq. 4.10, 4.11), the permutation-matched model difference (eq. 4.12), interpolation between a
-unit pair (eq. 4.13); and two measures of ours where the thesis judged by eye: the share of the
-reconstructions' variation each cause carries ("one cause becomes a bias", section 4.4, Fig. 4.9)
-and how well each cause reproduces a true cause of the data (disentangling, R^2)."""
+"""The analyses of thesis ch. 4: activity along an inference chain (thesis eq. 4.8) and its sweep
+over noise and data scale (Fig. 4.7, 4.8), the sampler's state frequencies beside the exact
+posterior (Fig. 4.5), unit configurations (thesis eq. 4.10, 4.11), the permutation-matched model
+difference (thesis eq. 4.12), interpolation between a unit pair (thesis eq. 4.13); and three
+measures of ours where the thesis judged by eye: the share of the reconstructions' variation each
+cause carries ("one cause becomes a bias", thesis section 4.4, Fig. 4.9), how well each cause
+reproduces a true cause of the data (disentangling, R^2), and the variance of the data the
+reconstructions explain (the "mean optimum" of thesis section 3.5)."""
 
 from __future__ import annotations
 
 import itertools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -15,7 +19,8 @@ from scipy.optimize import linear_sum_assignment
 
 from jaxdis.energy import _checks
 from jaxdis.energy import broadnet as bn
-from jaxdis.energy import exact
+from jaxdis.energy import cd, exact, sampling
+from jaxdis.energy import train as train_lib
 
 
 def activity(trace_a: jax.Array, trace_b: jax.Array) -> jax.Array:
@@ -33,6 +38,74 @@ def activity(trace_a: jax.Array, trace_b: jax.Array) -> jax.Array:
         return jnp.sum(jnp.abs(trace - previous), -1)
 
     return change(trace_a) + change(trace_b)
+
+
+def activity_sweep(key: jax.Array, cause_a: jax.Array, cause_b: jax.Array, sigmas, alphas, *,
+                   num_units: int, epochs: int, hyper: cd.CDHyper, batch_size: int,
+                   steps: int) -> jax.Array:
+    """Mean activity (thesis eq. 4.8) along ``steps`` iterations of inference, (S, steps), of S
+    GRBM-initialised Broadnets of ``num_units`` per cause (thesis Fig. 4.7: one per noise sigma;
+    Fig. 4.8: one per data scale alpha): setting s has noise sigmas[s] and its causes multiplied
+    by alphas[s]; its GRBMs are trained by CD on ``alphas[s] * cause_a`` and
+    ``alphas[s] * cause_b`` (N, D), and it infers (Alg. 1, from one chain per example) on their sum.
+
+    All settings train in one vmapped program at unit noise: a GRBM (W, b) at noise sigma on data
+    v is the model (W / sigma, b) at noise 1 on v / sigma, and a CD step with weight learning rate
+    r sigma^2 (bias rate r) is the step with rate r there (``tests/test_energy_cd.py``). So setting
+    s trains on its causes times alpha_s / sigma_s with ``hyper`` (whose sigma must be 1) and is
+    mapped back (W = sigma_s W') before inference at sigma_s on alpha_s x: its weights' rate is
+    ``hyper.learning_rate * sigma_s^2``, the same step in units of sigma (the thesis's rates for
+    these runs are not given; a fixed rate at sigma = 0.1 is a 100 times larger step)."""
+    if hyper.sigma != 1.0:
+        raise ValueError(f"hyper: expected sigma = 1 (each setting trains at unit noise and is "
+                         f"mapped back), got sigma = {hyper.sigma}")
+    if len(sigmas) != len(alphas) or len(sigmas) < 1:
+        raise ValueError(f"sigmas, alphas: expected one of each per setting, got {len(sigmas)} "
+                         f"and {len(alphas)}")
+    sigmas, alphas = jnp.asarray(sigmas, jnp.float32), jnp.asarray(alphas, jnp.float32)
+    count = len(sigmas)
+    key_a, key_b, key_chain = jax.random.split(key, 3)
+
+    def train(images, key):
+        keys = jax.random.split(key, 2 * count)
+        init = train_lib.init_grbms(keys[:count], num_units, images.shape[1])
+        return train_lib.cd_epochs(init, keys[count:], images, epochs=epochs, hyper=hyper,
+                                   batch_size=batch_size, scales=alphas / sigmas)
+
+    grbm_a, grbm_b = train(cause_a, key_a), train(cause_b, key_b)
+    params = bn.BroadnetParams(grbm_a.W * sigmas[:, None, None], grbm_b.W * sigmas[:, None, None],
+                               grbm_a.b, grbm_b.b)
+
+    @jax.jit
+    @jax.vmap
+    def mean_activity(params, sigma, alpha, key):
+        chains = sampling.posterior_chain(params, alpha * (cause_a + cause_b), key, sigma, steps)
+        return jnp.mean(activity(chains.trace_a, chains.trace_b), 1)
+
+    return mean_activity(params, sigmas, alphas, jax.random.split(key_chain, count))
+
+
+def posterior_vs_sampler(params: bn.BroadnetParams, x: jax.Array, key: jax.Array, sigma,
+                         num_samples: int, num_steps: int):
+    """The exact posterior of one image beside the frequencies of the Alg. 1 sampler (thesis
+    Fig. 4.5): ``num_samples`` independent chains of ``num_steps`` iterations
+    (``sampling.posterior_chain``) on the image x (1, D), and the exact posterior over all
+    2^(Na+Nb) joint hidden states (``exact.log_posterior``).
+
+    Returns (exact_probs, frequencies), each (2^(Na+Nb),) float64, both indexed as
+    ``exact.log_posterior`` orders the states: i_a 2^Nb + i_b, where unit j of a cause sets bit j of
+    its index (``exact.configurations``)."""
+    _checks.check_batch(x, "x", params.num_visible)
+    if x.shape[0] != 1:
+        raise ValueError(f"x: expected one image, (1, {params.num_visible}), got {x.shape}")
+    log_post = np.asarray(exact.log_posterior(params, x, sigma)[0], np.float64)
+    chains = jax.jit(sampling.posterior_chain, static_argnums=(4,))(
+        params, jnp.broadcast_to(x, (num_samples, x.shape[1])), key, sigma, num_steps)
+    h_a, h_b = np.asarray(chains.h_a, np.int64), np.asarray(chains.h_b, np.int64)
+    num_a, num_b = h_a.shape[1], h_b.shape[1]
+    states = (h_a @ 2 ** np.arange(num_a)) * 2**num_b + h_b @ 2 ** np.arange(num_b)
+    frequencies = np.bincount(states, minlength=2 ** (num_a + num_b)) / num_samples
+    return np.exp(log_post).reshape(-1), frequencies
 
 
 def matched_distance(rows_1, rows_2) -> float:
@@ -96,6 +169,80 @@ def interpolate_units(params: bn.BroadnetParams, j: int, k: int, alpha) -> bn.Br
         params.a.at[j].set(alpha * a_j + (1 - alpha) * b_k),
         params.b.at[k].set((1 - alpha) * a_j + alpha * b_k),
     )
+
+
+def pairwise_model_differences(models: bn.BroadnetParams) -> np.ndarray:
+    """The model difference (thesis eq. 4.12, :func:`model_difference`) between every two models
+    of a stack, (K, K): symmetric, 0 on the diagonal."""
+    count = jax.tree.leaves(models)[0].shape[0]
+    take = [jax.tree.map(lambda t, i=i: t[i], models) for i in range(count)]
+    pairwise = np.zeros((count, count))
+    for i in range(count):
+        for j in range(i + 1, count):
+            pairwise[i, j] = pairwise[j, i] = model_difference(take[i], take[j])
+    return pairwise
+
+
+class RetrainedConfigurations(NamedTuple):
+    """The output of :func:`retrain_configurations`; configuration 0 is the original model."""
+
+    index_sets: np.ndarray  # (K, Na): the units of cause A (thesis eq. 4.10, 4.11)
+    log_likelihood_before: np.ndarray  # (K,) exact mean log p(x) before retraining
+    params: bn.BroadnetParams  # the retrained stack
+    curves: np.ndarray  # (K, epochs + 1) exact mean log p(x) per epoch
+    to_original: np.ndarray  # (K,) model difference (thesis eq. 4.12) to the retrained original
+    nearest_other: np.ndarray  # (K,) model difference to the nearest other retrained model
+    original_moved: float  # model difference of the original before and after retraining
+
+
+def retrain_configurations(params: bn.BroadnetParams, key: jax.Array, x: jax.Array, *,
+                           epochs: int, batch_size: int, sigma: float,
+                           learning_rate: float) -> RetrainedConfigurations:
+    """Every unit configuration of ``params`` (:func:`unit_configurations`, thesis eq. 4.10,
+    4.11), each retrained by exact-gradient ascent on x (``train.train_exact``, one key of
+    ``split(key, K)`` each), and how far apart the retrained models are (thesis eq. 4.12):
+    thesis Fig. 4.12, 4.13, 4.14, 4.15, 4.16. Is the original the one optimum, or does each
+    configuration find its own?"""
+    configs, index_sets = unit_configurations(params)
+    count = len(index_sets)
+    before = jax.jit(jax.vmap(lambda p: exact.mean_log_evidence(p, x, sigma)))(configs)
+    trained, curves = train_lib.train_exact(configs, jax.random.split(key, count), x,
+                                            epochs=epochs, batch_size=batch_size, sigma=sigma,
+                                            learning_rate=learning_rate)
+    original = jax.tree.map(lambda t: t[0], trained)
+    to_original = [model_difference(jax.tree.map(lambda t, i=i: t[i], trained), original)
+                   for i in range(count)]
+    pairwise = pairwise_model_differences(trained)
+    return RetrainedConfigurations(
+        index_sets=index_sets, log_likelihood_before=np.asarray(before), params=trained,
+        curves=np.asarray(curves), to_original=np.array(to_original),
+        nearest_other=np.where(np.eye(count, dtype=bool), np.inf, pairwise).min(1),
+        original_moved=model_difference(jax.tree.map(lambda t: t[0], configs), original))
+
+
+def retrain_interpolations(params: bn.BroadnetParams, pairs, alphas, key: jax.Array,
+                           x: jax.Array, *, epochs: int, batch_size: int, sigma: float,
+                           learning_rate: float):
+    """Thesis Fig. 4.17: each unit pair (j, k) of ``pairs`` blended at each alpha of ``alphas``
+    (:func:`interpolate_units`, thesis eq. 4.13), every blend retrained by exact-gradient ascent
+    on x (``train.train_exact``, one key of ``split(key, P A)`` each), then compared (thesis
+    eq. 4.12) with the original ``params`` and with the model whose pair is swapped (alpha = 0).
+
+    Returns (to_original, to_swapped), each (P, A)."""
+    starts = [interpolate_units(params, j, k, a) for j, k in pairs for a in alphas]
+    trained, _ = train_lib.train_exact(jax.tree.map(lambda *t: jnp.stack(t), *starts),
+                                       jax.random.split(key, len(starts)), x, epochs=epochs,
+                                       batch_size=batch_size, sigma=sigma,
+                                       learning_rate=learning_rate)
+    to_original = np.zeros((len(pairs), len(alphas)))
+    to_swapped = np.zeros_like(to_original)
+    for p, (j, k) in enumerate(pairs):
+        swapped = interpolate_units(params, j, k, 0.0)
+        for q in range(len(alphas)):
+            model = jax.tree.map(lambda t: t[p * len(alphas) + q], trained)
+            to_original[p, q] = model_difference(model, params)
+            to_swapped[p, q] = model_difference(model, swapped)
+    return to_original, to_swapped
 
 
 RECONSTRUCTION_METHODS = ("fast", "table")
@@ -173,3 +320,12 @@ def cause_recovery(params: bn.BroadnetParams, x: jax.Array, cause_a: jax.Array,
     straight = jnp.stack([r2(mean_phi_a, cause_a), r2(mean_phi_b, cause_b)])
     crossed = jnp.stack([r2(mean_phi_a, cause_b), r2(mean_phi_b, cause_a)])
     return jnp.where(jnp.sum(straight) >= jnp.sum(crossed), straight, crossed)
+
+
+def explained_variance(params: bn.BroadnetParams, x: jax.Array, sigma) -> jax.Array:
+    """The share of the data's variance the model's reconstructions explain,
+    1 - ||E[phi_a + phi_b | x] - x||^2 / ||x - mean x||^2 over the examples of x (B, D), with the
+    exact posterior means. Near 0 (or below) when every unit carries a piece of the data's mean
+    and none of its variation (the "mean optimum" of thesis section 3.5)."""
+    mean_a, mean_b = posterior_mean_reconstructions(params, x, sigma)
+    return 1 - jnp.sum((mean_a + mean_b - x) ** 2) / jnp.sum((x - x.mean(0)) ** 2)

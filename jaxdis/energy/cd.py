@@ -45,6 +45,7 @@ from jaxdis.energy import sampling
 
 Params = Union[grbm_lib.GRBMParams, bn.BroadnetParams]
 NEGATIVE_STARTS = ("reconstruction", "random")
+VARIANTS = ("mean-field", "samples", "samples-tweaked", "random-start")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +93,29 @@ class CDHyper:
         if self.negative_start not in NEGATIVE_STARTS:
             raise ValueError(f"negative_start: expected one of {NEGATIVE_STARTS}, got "
                              f"{self.negative_start!r}")
+
+
+def variant_hyper(name: str, *, sigma: float, learning_rate: float) -> CDHyper:
+    """The CD recipes compared on the thesis's first composites (thesis section 3.5), each CD-10
+    with a 10-step posterior chain (thesis section 3.4) and weight rate ``learning_rate``:
+
+    - "mean-field": the standard RBM recipe, mean-field statistics (with large minibatches);
+    - "samples": the tweaks of Fig. 3.4: binary samples in the statistics (with minibatches of at
+      most 5);
+    - "samples-tweaked": that, plus momentum 0.9, L2 0.01 and a 10 times larger bias rate
+      (thesis section 3.5: the biases tolerate higher rates);
+    - "random-start": "samples" with the anti-Hebbian chains started from random hidden states
+      instead of each cause's own reconstruction (the bad initialisation of thesis section 4.2).
+    """
+    extra = {"mean-field": dict(mean_field=True),
+             "samples": dict(mean_field=False),
+             "samples-tweaked": dict(mean_field=False, momentum=0.9, l2=0.01,
+                                     bias_learning_rate=10 * learning_rate),
+             "random-start": dict(mean_field=False, negative_start="random")}
+    if name not in extra:
+        raise ValueError(f"name: expected one of {VARIANTS}, got {name!r}")
+    return CDHyper(sigma=sigma, learning_rate=learning_rate, k=10, posterior_steps=10,
+                   **extra[name])
 
 
 class CDState(NamedTuple):
