@@ -8,10 +8,13 @@ from jaxdis.data.composite import (
     COMBINES,
     KINDS,
     Composite,
+    combine_causes,
     load_composite,
+    load_training_set,
     make_composite,
     make_gradient_composite,
     make_rotated_composite,
+    training_set_size,
 )
 from jaxdis.data.digits import load_digits_8x8
 from jaxdis.data.idx import read_idx
@@ -35,16 +38,19 @@ __all__ = [
     "TOY_KINDS",
     "Composite",
     "binary_labels",
+    "combine_causes",
     "describe_sources",
     "inspect_idx",
     "load_composite",
     "load_digits_8x8",
     "load_fashion_mnist",
     "load_mnist",
+    "load_training_set",
     "make_composite",
     "make_gradient_composite",
     "make_rotated_composite",
     "make_toy",
     "read_idx",
     "split_size",
+    "training_set_size",
 ]
