@@ -296,6 +296,27 @@ def load_training_set(dataset: str, n_train: int, probe_size: int, data_seed: in
     return np.asarray(images, np.float32), composite, probe
 
 
+def check_training_set(dataset: str, n_train: int, probe_size: int, batch_size: int) -> None:
+    """Raises ValueError, before anything is loaded, for a training set :func:`load_training_set`
+    could not give or a sweep could not cut into minibatches: a probe set of fewer than 10
+    examples, more examples than the MNIST source holds, a probe set or a minibatch larger than
+    the training set (its size read from the source when ``n_train`` is 0, if known)."""
+    if probe_size < 10:
+        raise ValueError(f"probe_size: expected at least 10, got {probe_size}")
+    available = training_set_size(dataset) if dataset in KINDS + ("mnist",) else None
+    if n_train and available is not None and n_train > available:
+        raise ValueError(f"n_train={n_train}: the MNIST source found holds only {available} "
+                         f"training {'images' if dataset == 'mnist' else 'pairs'} (`jaxdis data "
+                         "info` says which)")
+    n_train = n_train or available
+    if n_train and probe_size > n_train:
+        raise ValueError(f"probe_size: expected between 10 and the {n_train} training examples, "
+                         f"got {probe_size}")
+    if n_train and batch_size > n_train:
+        raise ValueError(f"batch_size {batch_size} is larger than the {n_train} training "
+                         "examples")
+
+
 def training_set_size(dataset: str) -> int | None:
     """The examples :func:`load_training_set` gives ``dataset`` with ``n_train`` 0: the images of
     the MNIST source that would be loaded for "mnist", half as many pairs for a composite; None

@@ -1,7 +1,8 @@
 """Figures. Part III of the thesis: :mod:`jaxdis.viz.disentangling` (MI curves, cross plots,
 reconstructions); Forced Apart: :mod:`jaxdis.viz.forced_apart`."""
 
-from jaxdis.viz.disentangling import (cross_plot, final_mi_scatter, mi_curves,
-                                      reconstruction_grid, tile)
+from jaxdis.viz.disentangling import (cross_plot, final_mi_scatter, mi_curves, mi_readings,
+                                      reconstruction_grid, seed_reconstructions, tile)
 
-__all__ = ["mi_curves", "cross_plot", "reconstruction_grid", "final_mi_scatter", "tile"]
+__all__ = ["mi_curves", "mi_readings", "cross_plot", "reconstruction_grid",
+           "seed_reconstructions", "final_mi_scatter", "tile"]
