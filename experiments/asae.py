@@ -18,37 +18,31 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxdis import viz
+from jaxdis.config import from_fields
+from jaxdis.data.composite import load_training_set
 from jaxdis.nets.split_autoencoder import ASAEArchitecture, asae_apply
 from jaxdis.registry import Experiment
+from jaxdis.train import two_code_sweep as sweep
 from jaxdis.train.asae import ASAESchedule, asae_program
-from jaxdis.train.runner import metric_history, train_sweep
-from experiments.ddn import (code_health, effective_config, ground_truth_scores,
-                             load_training_data, mi_figures, mi_summary, resolve_preset,
-                             validate_config)
 
 DATASETS = ("simple", "additive")
 QUICK = dict(n_train=4000, probe_size=1000, hidden=256, epochs=15)
+PRESETS = {"thesis": {}, "quick": QUICK}  # the fields each preset sets (jaxdis.config.apply_preset)
 
 
 @dataclasses.dataclass(frozen=True)
-class ASAEConfig:
-    """An ASAE seed sweep (``jaxdis run asae``), thesis section 8.5.
+class ASAEConfig(sweep.SweepConfig):
+    """An ASAE seed sweep (``jaxdis run asae``), thesis section 8.5. The first fields (dataset,
+    seeds, seed, data_seed, n_train, probe_size) are those of
+    :class:`jaxdis.train.two_code_sweep.SweepConfig`.
 
     Attributes:
       dataset: "simple" or "additive" (composites of two MNIST digits).
-      seeds: how many ASAEs train together, one compiled program.
-      seed: the base PRNG seed (seed i trains from fold_in(PRNGKey(seed), i)).
-      data_seed: which digits are paired into composites, and which examples form the probe set.
-      n_train: training pairs; 0: all the source holds (25,000; fewer with the shipped sample),
-        filled in by `jaxdis run`.
-      probe_size: examples the per-epoch KSG mutual information is estimated on (>= 10).
       n_code: N, the code units per cause (2: Fig. 8.3's small causes; 10: Fig. 8.6-8.8).
       hidden: units of every hidden layer.
       epochs: training epochs (not stated in the thesis; 50 is our choice).
@@ -66,12 +60,6 @@ class ASAEConfig:
       binarize: source digits thresholded at 0.5 (section 8.2's "binary" MNIST).
     """
 
-    dataset: str = "simple"
-    seeds: int = 30
-    seed: int = 0
-    data_seed: int = 0
-    n_train: int = 0           # 0: all 25,000 pairs
-    probe_size: int = 2500
     n_code: int = 2            # N per cause
     hidden: int = 1000
     epochs: int = 50           # not stated in the thesis
@@ -96,75 +84,36 @@ def make_config(dataset: str | None) -> ASAEConfig:
 
 
 def run(config: ASAEConfig, run_dir) -> dict:
-    config = resolve_preset(config, make_config, QUICK)
-    images, composite, probe_index = load_training_data(config.dataset, config.n_train,
+    config = sweep.resolve_config(config, PRESETS, make_config)
+    images, composite, probe_index = load_training_set(config.dataset, config.n_train,
                                                         config.probe_size, config.data_seed,
                                                         config.binarize)
     x = images.reshape(len(images), -1)
-    arch = ASAEArchitecture(x.shape[1], config.n_code, config.hidden)
-    schedule = ASAESchedule(config.epochs, config.learning_rate, config.momentum,
-                            config.batch_size, config.mi_k, config.optimizer)
-    program = asae_program(arch, schedule)
-    start = time.perf_counter()
-    states, resumed = train_sweep(program, config.seeds, config.seed, x, x[probe_index], run_dir,
-                                  epochs_per_call=config.epochs_per_call,
-                                  save_checkpoints=config.checkpoints,
-                                  desc=f"asae {config.dataset}")
-    train_seconds = time.perf_counter() - start
+    arch = from_fields(ASAEArchitecture, config, input_dim=x.shape[1])
+    program = asae_program(arch, from_fields(ASAESchedule, config))
+    states, summary = sweep.train_seeds(config, run_dir, program, x, probe_index, "asae")
 
     apply = jax.jit(jax.vmap(functools.partial(asae_apply, arch), in_axes=(0, None)))
-    z_a, z_b, y_a, y_b = (np.asarray(a) for a in apply(states.params,
-                                                       jnp.asarray(x[probe_index])))
-    probe_images = images[probe_index]
-    shape = probe_images.shape[1:]
+    z_a, z_b, y_a, y_b = (np.asarray(a) for a in apply(states.params, x[probe_index]))
     stages = ("init", "autoencoders")
-    mi = metric_history(run_dir, "mi", stages, config.seeds)
-    recon = np.mean(np.sum((y_a + y_b - x[probe_index][None]) ** 2, -1), 1)
-
-    figures = mi_figures(run_dir, stages, config.seeds, (),
-                         f"ASAE on {config.dataset}, N={config.n_code}: {config.seeds} seeds "
-                         "(epoch 0: untrained)")
-    double = 2.0 if config.dataset == "additive" else 1.0
-    for seed in range(min(3, config.seeds)):
-        k = min(8, len(probe_images))
-        columns = [probe_images[:k], y_a[seed, :k].reshape(k, *shape),
-                   y_b[seed, :k].reshape(k, *shape), (y_a + y_b)[seed, :k].reshape(k, *shape)]
-        fig = viz.reconstruction_grid(columns, ["input", "y_A", "y_B", "y_A + y_B"],
-                                      title=f"seed {seed}", scale=[1, double, double, 1])
-        figures.append(run_dir.save_figure(fig, f"reconstructions_seed{seed}").name)
-    fig = viz.final_mi_scatter(mi[:, -1], recon, title=f"ASAE on {config.dataset} (Fig. 8.5)")
-    figures.append(run_dir.save_figure(fig, "final_mi_vs_reconstruction").name)
-
-    summary = {
-        "dataset": config.dataset, "n_code": config.n_code, "hidden": config.hidden,
-        "n_train": int(x.shape[0]), "seeds": config.seeds, "epochs": config.epochs,
-        **mi_summary(run_dir, stages, config.seeds, code_health(run_dir, stages, config.seeds),
-                     z_a, z_b),
-        "probe_reconstruction_per_seed": recon,
-        "alive_seeds": int(np.sum(np.asarray(states.alive))),
-        "train_seconds": train_seconds, "resumed": resumed,
-        "device": jax.devices()[0].device_kind, "n_devices": jax.device_count(),
-        "figures": figures,
-    }
-    summary.update(ground_truth_scores(composite, probe_index, z_a, z_b,
-                                       y_a.reshape(y_a.shape[:2] + shape),
-                                       y_b.reshape(y_b.shape[:2] + shape),
-                                       config.pair_recognition))
+    double = 2.0 if config.dataset == "additive" else 1.0  # as Fig. 8.10 shows the halves
+    figures = {**viz.mi_readings(**sweep.code_histories(run_dir, stages, config.seeds),
+                                 title=f"ASAE on {config.dataset}, N={config.n_code}: "
+                                       f"{config.seeds} seeds (epoch 0: untrained)"),
+               **viz.seed_reconstructions(images[probe_index], (y_a, y_b, y_a + y_b),
+                                          ["input", "y_A", "y_B", "y_A + y_B"],
+                                          scale=[1, double, double, 1])}
+    summary.update({"dataset": config.dataset, "n_code": config.n_code, "hidden": config.hidden,
+                    "epochs": config.epochs})
+    summary.update(sweep.summarise(config, run_dir, stages, composite, probe_index, x,
+                                   (z_a, z_b, y_a, y_b, y_a + y_b), figures,
+                                   f"ASAE on {config.dataset} (Fig. 8.5)"))
     return summary
-
-
-def validate(config: ASAEConfig) -> None:
-    """Raises ValueError before any data is loaded (see experiments.ddn.validate_config)."""
-    if config.dataset not in DATASETS:
-        raise ValueError(f"dataset: expected one of {DATASETS}, got {config.dataset!r}")
-    if config.optimizer not in ("rmsprop", "adam", "sgd"):
-        raise ValueError(f"optimizer: expected 'rmsprop', 'adam' or 'sgd', got "
-                         f"{config.optimizer!r}")
-    validate_config(config)
 
 
 EXPERIMENT = Experiment(
     name="asae",
     summary="Additive Split Autoencoder, thesis ch. 8, a seed sweep",
     make_config=make_config, run=run, datasets=DATASETS,
-    resolve=lambda config: effective_config(config, make_config, QUICK), validate=validate)
+    resolve=lambda config: sweep.resolve_config(config, PRESETS, make_config),
+    validate=lambda config: sweep.check_config(config, ASAESchedule, DATASETS))

@@ -7,19 +7,10 @@ measure), of pair recognition and of cause recovery (the ground truth of :mod:`j
 on the probe set of the composites), how many seeds count as disentangled, the wall time and the
 device, plus the command that reruns the row on its own.
 
-Counting a seed as disentangled:
-
-- ours, the verdict: the ground-truth score of :mod:`jaxdis.metrics.code_probes` (how much of
-  each cause each code carries, held out; 1 when each cause lives in one code only, 0 when a
-  code carries both or has collapsed) reaches ``score_fraction`` (one half) of its ceiling, the
-  score of the causes themselves compressed to the code's size. The row shows the ceiling and
-  the chance level (the codes' rows permuted) beside it.
-- the thesis's rule, for comparison: final MI below ``mi_threshold`` (0.1 nats: "a final value
-  of less than 0.1 is a full success", Fig. 8.4's caption), on the raw codes as the thesis
-  estimated it. Our headline MI standardises each code unit first: the raw estimate reads a
-  code that has shrunk as independent of the other.
-- pair recognition (the digit classifier reads both true digits, in either order, from the two
-  single-cause reconstructions; chance about 2%) is shown beside them.
+A seed counts (:func:`jaxdis.metrics.sweep_verdicts`) as disentangled by ours, the verdict, when
+its ground-truth score (:mod:`jaxdis.metrics.code_probes`) reaches ``score_fraction`` of the
+ceiling (shown with the chance level beside it), and by the thesis's rule, for comparison, when
+its raw final MI is below ``mi_threshold``; pair recognition (chance about 2%) is shown beside.
 
 ``scale="thesis"`` runs the thesis's sizes (N, depths, 1000 hidden units, 25,000 pairs, its epochs;
 30 seeds, 5 for plain MNIST as in section 9.4.4): the command for a GPU. ``scale="cpu"`` is the
@@ -29,9 +20,8 @@ and half the epochs of every stage. ``settings`` picks rows by name (default: al
 from its last epoch checkpoint; ``python -m experiments.part3 RUN_DIR`` redraws the report.
 
 The table also counts, for the DDN, the seeds whose smaller code has collapsed (its spread
-below ``collapse_threshold``) at the end of stage 1 and at the end of training: a collapsed code
-ties on every probe point, and the KSG estimate then reads its maximum rather than its
-information. The last two settings are not the thesis's: they test why our stage-1 codes collapse.
+below ``collapse_threshold``) at the end of stage 1 and of training. The last two settings are
+not the thesis's: they test why our stage-1 codes collapse.
 """
 
 from __future__ import annotations
@@ -42,11 +32,14 @@ import math
 import shutil
 import time
 
-import numpy as np
-
-from jaxdis.config import config_to_dict
+from experiments import asae, ddn
+from jaxdis.config import config_to_dict, load_config, set_options
+from jaxdis.metrics import UNHEALTHY_CODE_RULE, sweep_verdicts
 from jaxdis.registry import Experiment
 from jaxdis.runs import RunDir, provenance
+from jaxdis.train.two_code_sweep import final_code_std, last_logged
+
+MODULES = {"asae": asae, "ddn": ddn}  # the experiment each row runs, by name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,9 +184,7 @@ def make_config(dataset: str | None) -> Part3Config:
 
 def setting_config(setting: Setting, config: Part3Config):
     """The asae or ddn config of one row at the chosen scale."""
-    from experiments import asae, ddn
-
-    module = {"asae": asae, "ddn": ddn}[setting.experiment]
+    module = MODULES[setting.experiment]
     base = module.make_config(setting.dataset)
     seeds = min(config.seeds, MNIST_SEEDS) if setting.dataset == "mnist" else config.seeds
     changes = dict(setting.overrides, seeds=seeds, seed=config.seed)
@@ -210,81 +201,24 @@ def setting_config(setting: Setting, config: Part3Config):
 def command(setting: Setting, run_config) -> str:
     """The one command that reruns a row: ``jaxdis run`` with every field that differs from
     the dataset's defaults."""
-    from experiments import asae, ddn
-
-    module = {"asae": asae, "ddn": ddn}[setting.experiment]
-    base = module.make_config(setting.dataset)
-    parts = [f"jaxdis run {setting.experiment} --dataset {setting.dataset}",
-             f"--seeds {run_config.seeds}"]
-    for field in dataclasses.fields(run_config):
-        value = getattr(run_config, field.name)
-        if field.name != "seeds" and value != getattr(base, field.name):
-            text = str(value).lower() if isinstance(value, bool) else str(value)
-            parts.append(f"--set {field.name}={text}")
-    return " ".join(parts)
-
-
-def _distribution(values) -> dict:
-    values = np.asarray(values, float)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return {}
-    return {"median": float(np.median(values)), "q25": float(np.percentile(values, 25)),
-            "q75": float(np.percentile(values, 75)), "min": float(values.min()),
-            "max": float(values.max())}
-
-
-def last_metric(run_dir: RunDir, n_seeds: int, name: str, stage: str | None = None):
-    """Per seed, the last logged value of metric ``name`` (in ``stage`` if given), or None if
-    it was not logged."""
-    last = {r["seed"]: r[name] for r in run_dir.read_metrics()
-            if name in r and r["seed"] < n_seeds and stage in (None, r.get("stage"))}
-    return np.array([last[s] for s in range(n_seeds)]) if last else None
-
-
-def final_code_std(run_dir: RunDir, n_seeds: int, stage: str | None = None):
-    """Per seed, the last logged spread of the smaller code (the DDN logs ``code_a_std`` and
-    ``code_b_std`` per epoch), in ``stage`` if given, or None for a model that does not log
-    them (or a stage that did not run)."""
-    spreads = [last_metric(run_dir, n_seeds, name, stage) for name in ("code_a_std", "code_b_std")]
-    return None if spreads[0] is None else np.minimum(*spreads)
+    base = MODULES[setting.experiment].make_config(setting.dataset)
+    return " ".join([f"jaxdis run {setting.experiment} --dataset {setting.dataset}",
+                     f"--seeds {run_config.seeds}"] + set_options(run_config, base, ("seeds",)))
 
 
 def row_of(setting: Setting, summary: dict, config: Part3Config, cmd: str,
            code_std=None, stage1_code_std=None, stage1_active_units=None) -> dict:
-    final_mi_raw = np.asarray(summary["final_mi_raw_per_seed"], float)
-    row = {"setting": setting.name, "experiment": setting.experiment, "dataset": setting.dataset,
-           "ablation": setting.ablation, "thesis": setting.claim, "source": setting.source,
-           "seeds": summary["seeds"], "alive_seeds": summary["alive_seeds"],
-           "final_mi": _distribution(summary["final_mi_per_seed"]),
-           "final_mi_raw": _distribution(final_mi_raw),
-           "seeds_below_mi_threshold": int(np.sum(final_mi_raw < config.mi_threshold)),
-           "unhealthy_code_seeds": len(summary["unhealthy_code_seeds"]),
-           "nonfinite_seeds": summary["nonfinite_seeds"],
-           "probe_reconstruction": _distribution(summary["probe_reconstruction_per_seed"]),
-           "train_seconds": summary["train_seconds"], "resumed": bool(summary.get("resumed")),
-           "device": summary["device"], "command": cmd}
-    if code_std is not None:
-        row["final_code_std"] = _distribution(code_std)
-        row["seeds_collapsed"] = int(np.sum(code_std < config.collapse_threshold))
-    if stage1_active_units is not None:
-        row["stage1_active_units"] = _distribution(stage1_active_units)
-    if stage1_code_std is not None:
-        row["stage1_code_std"] = _distribution(stage1_code_std)
-        row["seeds_collapsed_in_stage1"] = int(np.sum(stage1_code_std < config.collapse_threshold))
-    if "disentanglement_per_seed" in summary:
-        scores = np.asarray(summary["disentanglement_per_seed"], float)
-        oracle = summary["disentanglement_oracle"]
-        row["disentanglement"] = _distribution(scores)
-        row["disentanglement_chance"] = _distribution(summary["disentanglement_chance_per_seed"])
-        row["disentanglement_oracle"] = oracle
-        row["label_disentanglement"] = _distribution(summary["label_disentanglement_per_seed"])
-        row["seeds_disentangled"] = int(np.sum(scores >= config.score_fraction * oracle))
-    if "cause_recovery_per_seed" in summary:
-        row["cause_recovery"] = _distribution(summary["cause_recovery_per_seed"])
-    if "pair_recognition_per_seed" in summary:
-        row["pair_recognition"] = _distribution(summary["pair_recognition_per_seed"])
-    return row
+    """A row: the setting, its run and :func:`jaxdis.metrics.sweep_verdicts` of its seeds."""
+    return {"setting": setting.name, "experiment": setting.experiment, "dataset": setting.dataset,
+            "ablation": setting.ablation, "thesis": setting.claim, "source": setting.source,
+            "seeds": summary["seeds"], "alive_seeds": summary["alive_seeds"],
+            "train_seconds": summary["train_seconds"], "resumed": bool(summary.get("resumed")),
+            "device": summary["device"], "command": cmd,
+            **sweep_verdicts(summary, mi_threshold=config.mi_threshold,
+                             score_fraction=config.score_fraction,
+                             collapse_threshold=config.collapse_threshold, code_std=code_std,
+                             stage1_code_std=stage1_code_std,
+                             stage1_active_units=stage1_active_units)}
 
 
 def _chosen(config: Part3Config):
@@ -323,7 +257,7 @@ def write_report(config: Part3Config, run_dir) -> dict:
         row = row_of(setting, summary, config, command(setting, run_config),
                      final_code_std(sub, summary["seeds"]),
                      final_code_std(sub, summary["seeds"], stage="encoders"),
-                     last_metric(sub, summary["seeds"], "encoder_active_units", "encoders"))
+                     last_logged(sub, summary["seeds"], "encoder_active_units", "encoders"))
         row["figures"] = _copy_figures(sub, run_dir, f"{config.figures_prefix}_{setting.name}")
         rows.append(row)
     result = {"config": config_to_dict(config), "rows": rows, "provenance": provenance()}
@@ -332,31 +266,21 @@ def write_report(config: Part3Config, run_dir) -> dict:
     return {"rows": len(rows), "report": str(run_dir.path / "report.md")}
 
 
-SHOWN_FIGURES = ("mi_curves", "mi_raw_curves", "cross_plot", "reconstructions_seed0", "reconstructions_seed1",
-                  "reconstructions_seed2")
+SHOWN_FIGURES = ("mi_curves", "mi_raw_curves", "cross_plot", "reconstructions_seed0",
+                 "reconstructions_seed1", "reconstructions_seed2")
 
 
 def _copy_figures(sub: RunDir, run_dir, prefix: str) -> list[str]:
-    names = []
-    for figure in SHOWN_FIGURES:
-        source = sub.figures / f"{figure}.png"
-        if source.exists():
-            target = run_dir.figures / f"{prefix}_{figure}.png"
-            shutil.copyfile(source, target)
-            names.append(target.name)
-    return names
+    shown = [figure for figure in SHOWN_FIGURES if (sub.figures / f"{figure}.png").exists()]
+    for figure in shown:
+        shutil.copyfile(sub.figures / f"{figure}.png", run_dir.figures / f"{prefix}_{figure}.png")
+    return [f"{prefix}_{figure}.png" for figure in shown]
 
 
 def _cell(dist: dict | None, digits: int = 2) -> str:
     if not dist:
         return "n/a"
     return (f"{dist['median']:.{digits}f} [{dist['q25']:.{digits}f}, {dist['q75']:.{digits}f}]")
-
-
-def _unhealthy_rule() -> str:
-    from jaxdis.metrics import UNHEALTHY_CODE_RULE
-
-    return UNHEALTHY_CODE_RULE
 
 
 def report(config: Part3Config, rows: list[dict], where: dict) -> str:
@@ -388,7 +312,7 @@ def report(config: Part3Config, rows: list[dict], where: dict) -> str:
         "standardised first. *MI raw*: the thesis's estimate on the codes as they are; with the "
         "max norm the larger code picks every neighbour, so a shrunken code reads as "
         f"independent. *Thesis rule*: seeds with raw MI < {config.mi_threshold}.",
-        "- *Unhealthy*: seeds whose codes end with " + _unhealthy_rule() + "; their MI "
+        "- *Unhealthy*: seeds whose codes end with " + UNHEALTHY_CODE_RULE + "; their MI "
         "readings say nothing about independence. *Collapsed*: seeds whose smaller code ends "
         "stage 1 / the whole training with a spread below "
         f"{config.collapse_threshold} (about 0.3 at initialisation). *Active units*: at the end "
@@ -451,8 +375,6 @@ EXPERIMENT = Experiment(
 
 if __name__ == "__main__":  # python -m experiments.part3 RUN_DIR: redraw the report of a run
     import sys
-
-    from jaxdis.config import load_config
 
     folder = RunDir(sys.argv[1])
     print(write_report(load_config(Part3Config(), folder.path / "config.json"), folder))

@@ -3,8 +3,9 @@
 A config is a frozen dataclass whose fields have simple types (bool, int, float, str, or tuples of
 those). ``apply_overrides`` returns a new config; the original is never mutated.
 
-Each field's meaning is written once, in the class docstring's ``Attributes:`` section (Google
-style: ``name: one line``, continuation lines indented further). :func:`field_docs` reads it, so
+Each field's meaning is written once, in the ``Attributes:`` section of the docstring of the class
+that declares it (Google style: ``name: one line``, continuation lines indented further; a config
+that extends another documents the fields it adds). :func:`field_docs` reads them, so
 ``jaxdis run NAME --help`` and the printed config of a run say what every field means from the
 same text; ``tests/test_cli.py`` checks that every field of every registered experiment has one.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing
-from typing import Any
+from typing import Any, Callable
 
 
 def _field_types(config_cls: type) -> dict[str, Any]:
@@ -78,6 +79,74 @@ def apply_overrides(config: Any, overrides: list[str] | dict[str, str]) -> Any:
     return dataclasses.replace(config, **changes)
 
 
+def apply_preset(config: Any, presets: dict[str, dict[str, Any]],
+                 make_config: Callable[[Any], Any]) -> Any:
+    """``config`` with the values of its preset, ``presets[config.preset]``, set.
+
+    A preset names a set of field values (say, smaller sizes for a smoke test). A field the user
+    set as well, whose value differs both from the preset's and from the default config
+    ``make_config(config.dataset)``, is a clash: it is refused rather than silently overridden.
+    The result keeps the preset's name and resolves to itself.
+    """
+    if config.preset not in presets:
+        raise ValueError(f"preset: expected {' or '.join(map(repr, presets))}, got "
+                         f"{config.preset!r}")
+    values = presets[config.preset]
+    if not values:
+        return config
+    default = make_config(getattr(config, "dataset", None))
+    clashes = [k for k, v in values.items() if getattr(config, k) not in (getattr(default, k), v)]
+    if clashes:
+        raise ValueError(f"preset={config.preset} sets {', '.join(clashes)}; drop those --set "
+                         "options or the preset")
+    return dataclasses.replace(config, **values)
+
+
+def check_fields(config: Any, names, ok: Callable[[Any], bool], expected: str) -> None:
+    """Raises ValueError ``"NAME: expected EXPECTED, got VALUE"`` for the first field of ``names``
+    whose value fails ``ok``; e.g. ``check_fields(config, ("seeds",), lambda v: v >= 1, "an int
+    >= 1")``. A NaN fails every comparison, so it is refused too."""
+    for name in names:
+        value = getattr(config, name)
+        if not ok(value):
+            raise ValueError(f"{name}: expected {expected}, got {value}")
+
+
+def from_fields(cls: type, source: Any, **given: Any) -> Any:
+    """An instance of the dataclass ``cls`` with each field taken by name from ``source``, or
+    from ``given`` for the fields named there.
+
+    This is how a training schedule or an architecture is built from an experiment's config,
+    which holds their fields among others under the same names: values travel by name, never by
+    position, so a field added to both needs no third edit in between. A field of ``cls`` that
+    neither ``source`` nor ``given`` has is an error naming it, so a renamed field fails loudly
+    instead of silently keeping the default of ``cls``.
+    """
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise ValueError(f"given: {', '.join(unknown)} is not a field of {cls.__name__}")
+    missing = [name for name in names if name not in given and not hasattr(source, name)]
+    if missing:
+        raise ValueError(f"source: {type(source).__name__} has no field {', '.join(missing)} "
+                         f"that {cls.__name__} needs")
+    return cls(**{name: given[name] if name in given else getattr(source, name)
+                  for name in names})
+
+
+def set_options(config: Any, default: Any, skip=()) -> list[str]:
+    """``["--set name=value", ...]`` for every field of ``config`` (but those in ``skip``) whose
+    value differs from ``default``'s: with ``default``'s command, the command line that makes
+    ``config`` (values written as :func:`apply_overrides` parses them back)."""
+    def text(value):  # the inverse of parse_value
+        if isinstance(value, tuple):
+            return ",".join(text(v) for v in value)
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    return [f"--set {f.name}={text(getattr(config, f.name))}" for f in dataclasses.fields(config)
+            if f.name not in skip and getattr(config, f.name) != getattr(default, f.name)]
+
+
 def config_to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
@@ -95,13 +164,20 @@ def format_config(config: Any) -> str:
 
 
 def field_docs(config_cls: type) -> dict[str, str]:
-    """{field: its meaning} from the ``Attributes:`` section of the class docstring.
+    """{field: its meaning} from the ``Attributes:`` sections of the class docstring and of its
+    base classes' (a config that extends another documents the fields it adds).
 
     The section lists ``name: text`` lines at one indentation; lines indented further continue the
     entry before them; the section ends at a blank line followed by a less indented line, or at
     the end of the docstring. Fields without an entry are absent from the result.
     """
-    doc = config_cls.__doc__ or ""
+    docs: dict[str, str] = {}
+    for cls in reversed(config_cls.__mro__):
+        docs.update(_attribute_docs(cls.__doc__ or ""))
+    return docs
+
+
+def _attribute_docs(doc: str) -> dict[str, str]:
     lines = doc.expandtabs().splitlines()
     try:
         start = next(i for i, line in enumerate(lines) if line.strip() == "Attributes:")

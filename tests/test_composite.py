@@ -334,6 +334,38 @@ def test_toy_errors():
         data.make_toy("circles", 10, seed=0)
     with pytest.raises(ValueError, match=r"size must be an int of at least 16"):
         data.make_toy("bars", 10, seed=0, size=8)
+    for n in (0, 2.5, True):
+        with pytest.raises(ValueError, match=r"n must be an int of at least 1"):
+            data.make_toy("bars", n, seed=0)
+
+
+# --------------------------------------------------------------------------- combine_causes
+
+
+@pytest.mark.parametrize("value_range", RANGES)
+def test_combine_causes_follows_its_table_and_recombines_exactly(value_range):
+    a, b = np.random.default_rng(0).random((2, 5, 4, 6)).astype(np.float32)
+    lo, hi = value_range
+    halved = {"sum": 1, "additive": 2, "occlusive": 1}
+    for combine, op in (("sum", "sum"), ("additive", "sum"), ("occlusive", "max")):
+        x, cause_a, cause_b, got_op = data.combine_causes(a, b, combine, value_range)
+        assert got_op == op
+        assert x.dtype == cause_a.dtype == cause_b.dtype == np.float32
+        np.testing.assert_allclose(cause_a, (lo + (hi - lo) * a) / halved[combine], atol=1e-6)
+        np.testing.assert_allclose(cause_b, (lo + (hi - lo) * b) / halved[combine], atol=1e-6)
+        composite = data.Composite(x, cause_a, cause_b, np.zeros(5, np.int32),
+                                   np.zeros(5, np.int32), kind=combine, seed=0, combine=op)
+        assert_recombines_exactly(composite)
+
+
+@pytest.mark.parametrize("combine, b_shape, value_range, message", [
+    ("stacked", (3, 4, 4), (0, 1), r"combine must be one of sum, additive, occlusive"),
+    ("sum", (3, 4, 5), (0, 1), r"b01 must have the shape of a01 \(3, 4, 4\)"),
+    ("sum", (3, 4, 4), (1, 0), r"value_range must be finite with lo < hi"),
+])
+def test_combine_causes_names_a_bad_argument(combine, b_shape, value_range, message):
+    with pytest.raises(ValueError, match=message):
+        data.combine_causes(np.zeros((3, 4, 4)), np.zeros(b_shape), combine, value_range)
 
 
 # --------------------------------------------------------------------------- load_composite
@@ -365,6 +397,34 @@ def test_load_composite_passes_binarize_on(monkeypatch):
     np.testing.assert_array_equal(composite.cause_a,
                                   (images[composite.index_a] > 0.5).astype(np.float32) / 2)
     np.testing.assert_array_equal(np.unique(composite.x), [0.0, 0.5, 1.0])
+
+
+def test_a_training_set_is_the_composite_or_the_digits_with_a_sorted_probe(monkeypatch):
+    monkeypatch.delenv("JAXDIS_DATA_DIR", raising=False)
+    monkeypatch.setattr(mnist_module, "_sample_warned", True)
+    monkeypatch.setattr(mnist_module, "_tfds_candidate", lambda dataset: mnist_module._Candidate(
+        "tfds", "not installed", False))
+    images, composite, probe = data.load_training_set("additive", 300, 50, data_seed=2)
+    assert images.shape == (300, 28, 28) and images.dtype == np.float32
+    np.testing.assert_array_equal(images, composite.x)
+    assert composite.seed == 2 and composite.kind == "additive"
+    assert len(probe) == 50 and np.all(np.diff(probe) > 0) and probe.max() < 300
+    np.testing.assert_array_equal(data.load_training_set("additive", 300, 50, 2)[2], probe)
+    assert not np.array_equal(data.load_training_set("additive", 300, 50, 3)[2], probe)
+
+    digits, none, _ = data.load_training_set("mnist", 300, 50, data_seed=0)
+    assert none is None
+    np.testing.assert_array_equal(digits, data.load_mnist("train")[0][:300])
+    # The shipped sample's 8,000 training images: 4,000 pairs, or 8,000 digits.
+    assert (data.training_set_size("simple"), data.training_set_size("mnist")) == (4000, 8000)
+    assert len(data.load_training_set("simple", 0, 50, 0)[0]) == 4000
+
+    with pytest.raises(ValueError, match=r"probe_size: expected between 10 and the 300 examples"):
+        data.load_training_set("additive", 300, 5, 0)
+    with pytest.raises(ValueError, match=r"n_train=9000: only 8000 examples are available"):
+        data.load_training_set("mnist", 9000, 50, 0)
+    with pytest.raises(ValueError, match=r"binarize=true needs a composite dataset"):
+        data.load_training_set("mnist", 300, 50, 0, binarize=True)
 
 
 def test_load_composite_errors_before_loading():

@@ -9,7 +9,7 @@ import pytest
 from jaxdis.nets import (MLP, ASAEArchitecture, DDNArchitecture, asae_apply, decode, encode,
                          init_asae, init_ddn)
 from jaxdis.losses import ddn_encoding_loss
-from jaxdis.nets.ddn import CODE_NORM_EPS, standardize_codes
+from jaxdis.nets.ddn import CODE_NORM_EPS, cross_decode, standardize_codes
 
 ADDITIVE = DDNArchitecture(input_dim=784, n_code=10, encoder_layers=2, predictor_layers=2,
                            decoder_layers=1)
@@ -49,6 +49,18 @@ def test_codes_are_linear_and_decoders_end_in_a_sigmoid():
     assert z_a.shape == z_b.shape == (50, 4) and float(jnp.min(z_a)) < 0  # no ReLU on the code
     for y in decode(arch, params, z_a, z_b):
         assert y.shape == (50, 20) and float(y.min()) >= 0 and float(y.max()) <= 1
+
+
+def test_a_cross_decoding_pairs_each_z_a_column_with_each_z_b_row():
+    arch = DDNArchitecture(input_dim=20, n_code=4, hidden=16)
+    params = init_ddn(jax.random.PRNGKey(2), arch)
+    z_a, z_b = encode(arch, params, jax.random.uniform(jax.random.PRNGKey(3), (5, 20)))
+    grid = cross_decode(arch, params, z_a[:3], z_b[1:5])
+    assert grid.shape == (4, 3, 20)
+    for i in range(4):
+        for j in range(3):
+            one = decode(arch, params, z_a[j:j + 1], z_b[1 + i:2 + i])[2][0]
+            np.testing.assert_allclose(grid[i, j], one, rtol=1e-5, atol=1e-6)
 
 
 def test_asae_halves_follow_section_8_4_and_their_outputs_add():

@@ -81,18 +81,6 @@ def test_a_row_counts_disentangled_seeds_by_the_score_and_the_thesis_rule_on_raw
     assert setting.claim in text and "jaxdis run asae" in text
 
 
-def test_the_final_code_spread_is_read_from_the_last_logged_epoch(tmp_path):
-    from jaxdis.runs import RunDir
-
-    run = RunDir(tmp_path)
-    for epoch, (a, b) in enumerate([(0.3, 0.2), (0.1, 0.004)]):
-        for seed in range(2):
-            run.log_metrics({"seed": seed, "epoch": epoch, "code_a_std": a * (seed + 1),
-                             "code_b_std": b})
-    np.testing.assert_allclose(part3.final_code_std(run, 2), [0.004, 0.004])
-    assert part3.final_code_std(RunDir(tmp_path / "asae"), 2) is None
-
-
 def test_unknown_settings_are_refused_by_name(tmp_path):
     from jaxdis.runs import RunDir
 

@@ -17,6 +17,7 @@ import numpy as np
 import optax
 import pytest
 
+from jaxdis.config import apply_overrides
 from jaxdis.losses import (ddn_encoding_loss, ddn_finetune_encoding_loss, ddn_predictive_loss,
                            split_autoencoder_loss, xcov)
 from jaxdis.nets.ddn import DDNArchitecture, apply_network, encode, init_ddn
@@ -177,6 +178,30 @@ def test_an_unknown_asae_optimizer_is_refused_by_name():
         asae.asae_program(arch, asae.ASAESchedule(optimizer="lbfgs"))
 
 
+@pytest.mark.parametrize("changes, message", [
+    (dict(batch_size=0), r"^batch_size: expected an int >= 1, got 0$"),
+    (dict(epochs=-1), r"^epochs: expected an int >= 0, got -1$"),
+    (dict(learning_rate=0.0), r"^learning_rate: expected > 0, got 0.0$"),
+    (dict(momentum=-0.5), r"^momentum: expected in \[0, 1\), got -0.5$"),
+])
+def test_the_asae_schedule_refuses_values_it_cannot_train_with_naming_the_field(changes,
+                                                                                message):
+    with pytest.raises(ValueError, match=message):
+        asae.ASAESchedule(**changes)
+
+
+def test_the_asae_schedule_is_built_from_the_experiments_config_by_field_name():
+    from experiments import asae as asae_experiment
+    from jaxdis.config import from_fields
+
+    # The two declare each field with the same default: the config's build the schedule's.
+    assert from_fields(asae.ASAESchedule, asae_experiment.ASAEConfig()) == asae.ASAESchedule()
+    sgd = apply_overrides(asae_experiment.make_config("simple"), ["optimizer=sgd",
+                                                                  "momentum=0.9"])
+    assert from_fields(asae.ASAESchedule, sgd) == asae.ASAESchedule(momentum=0.9,
+                                                                    optimizer="sgd")
+
+
 # ------------------------------------------------------------ RMSprop variants (eq. 7.4)
 
 FIRST_STEP = {  # g / (each reading's denominator) on the first step, from v_0 = 0 (TF1: ms_0 = 1)
@@ -210,7 +235,6 @@ def test_each_rmsprop_variant_steps_as_its_framework_writes_it(variant):
 
 def test_the_ddn_command_line_sets_the_rmsprop_reading_binarize_and_code_norm():
     from experiments import ddn as ddn_experiment
-    from jaxdis.config import apply_overrides
 
     config = apply_overrides(ddn_experiment.make_config("additive"),
                              ["rmsprop=decay", "binarize=true", "code_norm=batch"])

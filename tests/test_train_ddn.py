@@ -227,3 +227,36 @@ def test_counted_flops_follow_the_layer_shapes():
     encoder = 784 * 1000 + 1000 * 1000 + 1000 * 10
     predictor = 10 * 1000 + 1000 * 1000 + 1000 * 10
     assert ddn.ddn_example_flops(arch, "encoders") == 2 * 3 * 2 * (encoder + predictor)
+
+
+# ------------------------------------------------------------ the schedule and its config
+
+def test_the_schedule_is_built_from_the_experiments_config_by_field_name():
+    from experiments import ddn as ddn_experiment
+    from jaxdis.config import from_fields
+
+    # The two declare each field with the same default: the config's build the schedule's.
+    assert from_fields(ddn.DDNSchedule, ddn_experiment.DDNConfig()) == ddn.DDNSchedule()
+    for dataset in ddn_experiment.DATASETS:
+        config = ddn_experiment.make_config(dataset)
+        schedule = from_fields(ddn.DDNSchedule, config)
+        assert all(getattr(schedule, f.name) == getattr(config, f.name)
+                   for f in dataclasses.fields(ddn.DDNSchedule))
+        # Equal schedules hash alike, so the cached program (and its compiled stages) is reused.
+        assert ddn.ddn_program(ARCH, schedule) is ddn.ddn_program(
+            ARCH, from_fields(ddn.DDNSchedule, config))
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(batch_size=0), r"^batch_size: expected an int >= 1, got 0$"),
+    (dict(mi_k=0), r"^mi_k: expected an int >= 1, got 0$"),
+    (dict(end_to_end_epochs=-1), r"^end_to_end_epochs: expected an int >= 0, got -1$"),
+    (dict(predictor_lr=0.0), r"^predictor_lr: expected > 0, got 0.0$"),
+    (dict(momentum=1.0), r"^momentum: expected in \[0, 1\), got 1.0$"),
+    (dict(sigma=-0.1), r"^sigma: expected >= 0, got -0.1$"),
+    (dict(alpha_end=float("nan")), r"^alpha_end: expected >= 0, got nan$"),
+    (dict(encoding="covariance"), r"^encoding: expected one of \('predictors', 'xcov'\)"),
+])
+def test_the_schedule_refuses_values_it_cannot_train_with_naming_the_field(changes, message):
+    with pytest.raises(ValueError, match=message):
+        ddn.DDNSchedule(**changes)

@@ -10,6 +10,7 @@ import pytest
 from experiments import asae as asae_experiment
 from experiments import ddn as ddn_experiment
 from jaxdis import registry
+from jaxdis.config import apply_preset
 from jaxdis.runs import RunDir
 from jaxdis.train import runner
 
@@ -32,13 +33,16 @@ def test_ddn_defaults_are_section_9_4_per_dataset():
 
 
 def test_the_quick_preset_scales_down_and_refuses_a_clash():
+    def resolve_preset(config):
+        return apply_preset(config, ddn_experiment.PRESETS, ddn_experiment.make_config)
+
     config = dataclasses.replace(ddn_experiment.make_config("simple"), preset="quick")
-    quick = ddn_experiment.resolve_preset(config)
+    quick = resolve_preset(config)
     assert quick.hidden < 1000 and quick.n_train > 0
     with pytest.raises(ValueError, match="preset=quick sets hidden"):
-        ddn_experiment.resolve_preset(dataclasses.replace(config, hidden=64))
+        resolve_preset(dataclasses.replace(config, hidden=64))
     with pytest.raises(ValueError, match="preset"):
-        ddn_experiment.resolve_preset(dataclasses.replace(config, preset="fast"))
+        resolve_preset(dataclasses.replace(config, preset="fast"))
 
 
 TINY = dict(seeds=2, n_train=300, probe_size=100, hidden=16, encoder_epochs=2,
@@ -104,37 +108,3 @@ def test_an_asae_run_through_the_cli(tmp_path):
     assert summary["alive_seeds"] == 2 and len(summary["final_mi_per_seed"]) == 2
     assert len(summary["final_mi_raw_per_seed"]) == len(summary["disentanglement_per_seed"]) == 2
     assert (out / "figures" / "mi_curves.png").exists()
-
-
-def test_figure_grids_place_each_image_in_its_cell():
-    from jaxdis import viz
-
-    images = np.arange(2 * 3 * 4 * 5, dtype=float).reshape(2, 3, 4, 5)
-    picture = viz.tile(images, pad=1)
-    assert picture.shape == (2 * 5 - 1, 3 * 6 - 1)
-    for r in range(2):
-        for c in range(3):
-            np.testing.assert_array_equal(picture[r * 5: r * 5 + 4, c * 6: c * 6 + 5], images[r, c])
-    with pytest.raises(ValueError, match="grid"):
-        viz.cross_plot(np.zeros((3, 4, 4)), np.zeros((2, 4, 4)), np.zeros((3, 2, 4, 4)))
-    with pytest.raises(ValueError, match=r"mi: expected \(n_seeds, n_epochs\)"):
-        viz.mi_curves(np.zeros(5))
-    fig = viz.mi_curves(np.random.default_rng(0).random((3, 6)), [(2, "stage 3")])
-    assert len(fig.axes[0].lines) == 3 + 1 + 1  # seeds, mean, boundary
-
-
-def test_mi_curves_mark_the_epochs_whose_codes_are_unhealthy():
-    from jaxdis import viz
-
-    mi = np.random.default_rng(0).random((3, 6))
-    flags = np.zeros((3, 6), bool)
-    flags[1, 2:] = True  # seed 1 collapses at epoch 2 and stays collapsed
-    fig = viz.mi_curves(mi, flags=flags, flag_label="spread < 0.01")
-    lines = fig.axes[0].lines
-    assert [line.get_linestyle() for line in lines[:3]] == ["-", "--", "-"]
-    crosses = [line for line in lines if line.get_marker() == "x"]
-    assert len(crosses) == 1 and len(crosses[0].get_xdata()) == 4
-    assert any("spread < 0.01" in text.get_text() and "1 at the last" in text.get_text()
-               for text in fig.texts)
-    with pytest.raises(ValueError, match="flags"):
-        viz.mi_curves(mi, flags=flags[:2])

@@ -144,7 +144,7 @@ def make_composite(kind: str, images, labels, n_pairs: int, seed: int,
         cause_b[:, :, width:] = _scale(b, lo, hi)
         x, combine = cause_a + cause_b, "sum"
     else:
-        x, cause_a, cause_b, combine = _combine(a, b, kind, lo, hi)
+        x, cause_a, cause_b, combine = combine_causes(a, b, kind, value_range)
     return Composite(x=x, cause_a=cause_a, cause_b=cause_b, label_a=labels[index_a],
                      label_b=labels[index_b], kind=kind, seed=int(seed), combine=combine,
                      index_a=index_a, index_b=index_b)
@@ -175,7 +175,7 @@ def make_rotated_composite(images, labels, classes_a: Sequence[int] = (0, 1, 2),
     images, labels = _check_images(images, labels)
     if images.shape[1] != images.shape[2]:
         raise ValueError(f"images must be square to rotate by 90 degrees, got {images.shape[1:]}")
-    lo, hi = _check_value_range(value_range)
+    _check_value_range(value_range)  # before any work: combine_causes checks it again
     classes_a, classes_b = _check_classes(classes_a, classes_b, labels)
     pool_a = np.flatnonzero(np.isin(labels, classes_a))
     pool_b = np.flatnonzero(np.isin(labels, classes_b))
@@ -186,7 +186,7 @@ def make_rotated_composite(images, labels, classes_a: Sequence[int] = (0, 1, 2),
     index_a = rng.permutation(pool_a)[:n_pairs]
     index_b = rng.permutation(pool_b)[:n_pairs]
     rotated_b = np.rot90(images[index_b], k=1, axes=(1, 2))
-    x, cause_a, cause_b, op = _combine(images[index_a], rotated_b, combine, lo, hi)
+    x, cause_a, cause_b, op = combine_causes(images[index_a], rotated_b, combine, value_range)
     return Composite(x=x, cause_a=cause_a, cause_b=cause_b, label_a=labels[index_a],
                      label_b=labels[index_b], kind=f"rotated-{combine}", seed=int(seed),
                      combine=op, index_a=index_a, index_b=index_b)
@@ -210,7 +210,7 @@ def make_gradient_composite(images, labels, classes: Sequence[int] = (5,),
       seed, combine, value_range: as :func:`make_rotated_composite`.
     """
     images, labels = _check_images(images, labels)
-    lo, hi = _check_value_range(value_range)
+    _check_value_range(value_range)  # before any work: combine_causes checks it again
     classes = _check_class_set("classes", classes, labels)
     pool = np.flatnonzero(np.isin(labels, classes))
     n_pairs = _check_n_pairs(n_pairs, len(pool), f"{len(pool)} images of classes {classes}")
@@ -218,7 +218,7 @@ def make_gradient_composite(images, labels, classes: Sequence[int] = (5,),
     index_a = rng.permutation(pool)[:n_pairs]
     angles = rng.uniform(0.0, 2 * np.pi, size=n_pairs)
     gradients = linear_gradients(angles, images.shape[1:])
-    x, cause_a, cause_b, op = _combine(images[index_a], gradients, combine, lo, hi)
+    x, cause_a, cause_b, op = combine_causes(images[index_a], gradients, combine, value_range)
     return Composite(x=x, cause_a=cause_a, cause_b=cause_b, label_a=labels[index_a],
                      label_b=angle_bins(angles), kind=f"gradient-{combine}", seed=int(seed),
                      combine=op, index_a=index_a, index_b=None,
@@ -252,6 +252,82 @@ def load_composite(kind: str, split: str = "train", n_pairs: int | None = None, 
         n_pairs = len(images) // 2
     return make_composite(kind, images, labels, n_pairs, seed, value_range=value_range,
                           binarize=binarize)
+
+
+def load_training_set(dataset: str, n_train: int, probe_size: int, data_seed: int,
+                      binarize: bool = False):
+    """The training set of a seed sweep on MNIST or one of its composites (thesis section 8.2),
+    with a probe set: the examples on which the sweep measures its codes every epoch.
+
+    The probe rows are ``probe_size`` distinct rows drawn uniformly by ``data_seed``, sorted.
+
+    Args:
+      dataset: "mnist" (plain digits: no ground truth) or a composite kind of :data:`KINDS`.
+      n_train: examples (composite pairs or digits) from MNIST's training split; 0: all it holds
+        (:func:`training_set_size`).
+      probe_size: probe examples, at least 10 and at most the training set.
+      data_seed: which digits are paired, and which examples are probed.
+      binarize: threshold a composite's source digits at 0.5 (:func:`make_composite`).
+
+    Returns:
+      (images, composite, probe): images float32 (N, H, W) in [0, 1]; the :class:`Composite`
+      they are the x of (None for "mnist"); probe the sorted probe rows, int (probe_size,).
+    """
+    if dataset == "mnist":
+        from jaxdis.data.mnist import load_mnist
+
+        if binarize:
+            raise ValueError("binarize=true needs a composite dataset, got 'mnist'")
+        images, _ = load_mnist("train")
+        if n_train:
+            images = images[:n_train]
+        composite = None
+    else:
+        composite = load_composite(dataset, "train", n_pairs=n_train or None, seed=data_seed,
+                                   binarize=binarize)
+        images = composite.x
+    if n_train and len(images) < n_train:
+        raise ValueError(f"n_train={n_train}: only {len(images)} examples are available")
+    if probe_size > len(images) or probe_size < 10:
+        raise ValueError(f"probe_size: expected between 10 and the {len(images)} examples, "
+                         f"got {probe_size}")
+    probe = np.sort(np.random.default_rng(data_seed).choice(len(images), probe_size,
+                                                            replace=False))
+    return np.asarray(images, np.float32), composite, probe
+
+
+def check_training_set(dataset: str, n_train: int, probe_size: int, batch_size: int) -> None:
+    """Raises ValueError, before anything is loaded, for a training set :func:`load_training_set`
+    could not give or a sweep could not cut into minibatches: a probe set of fewer than 10
+    examples, more examples than the MNIST source holds, a probe set or a minibatch larger than
+    the training set (its size read from the source when ``n_train`` is 0, if known)."""
+    if probe_size < 10:
+        raise ValueError(f"probe_size: expected at least 10, got {probe_size}")
+    available = training_set_size(dataset) if dataset in KINDS + ("mnist",) else None
+    if n_train and available is not None and n_train > available:
+        raise ValueError(f"n_train={n_train}: the MNIST source found holds only {available} "
+                         f"training {'images' if dataset == 'mnist' else 'pairs'} (`jaxdis data "
+                         "info` says which)")
+    n_train = n_train or available
+    if n_train and probe_size > n_train:
+        raise ValueError(f"probe_size: expected between 10 and the {n_train} training examples, "
+                         f"got {probe_size}")
+    if n_train and batch_size > n_train:
+        raise ValueError(f"batch_size {batch_size} is larger than the {n_train} training "
+                         "examples")
+
+
+def training_set_size(dataset: str) -> int | None:
+    """The examples :func:`load_training_set` gives ``dataset`` with ``n_train`` 0: the images of
+    the MNIST source that would be loaded for "mnist", half as many pairs for a composite; None
+    if that is unknown before loading (tensorflow-datasets). FileNotFoundError if no source holds
+    MNIST."""
+    from jaxdis.data.mnist import split_size
+
+    images = split_size("train")
+    if images is None:
+        return None
+    return images if dataset == "mnist" else images // 2
 
 
 # --------------------------------------------------------------------------- generated causes
@@ -295,10 +371,33 @@ def _scale(images01: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return (np.float32(lo) + np.float32(hi - lo) * images01).astype(np.float32)
 
 
-def _combine(a01: np.ndarray, b01: np.ndarray, combine: str, lo: float, hi: float):
-    """Maps two causes in [0, 1] as the module docstring says; returns (x, cause_a, cause_b, op)."""
+def combine_causes(a01, b01, combine: str, value_range: tuple[float, float] = (0.0, 1.0)):
+    """Two causes drawn in [0, 1] made into one image, as every builder here makes its x.
+
+    With (lo, hi) = ``value_range`` and s = hi - lo, in float32 (module docstring)::
+
+        "sum"        cause_a = lo + s a,        cause_b = lo + s b,        x = cause_a + cause_b
+        "additive"   cause_a = (lo + s a) / 2,  cause_b = (lo + s b) / 2,  x = cause_a + cause_b
+        "occlusive"  cause_a = lo + s a,        cause_b = lo + s b,        x = max(cause_a, cause_b)
+
+    so ``x`` recombines exactly from the causes. For a generated cause (:mod:`jaxdis.data.toy`,
+    :func:`make_gradient_composite`) draw it in [0, 1] and combine it here.
+
+    Args:
+      a01, b01: float (N, H, W) the two causes in [0, 1] (not checked: the builders check the
+        images they are given).
+      combine: "sum", "additive" or "occlusive".
+      value_range: (lo, hi) with lo < hi.
+
+    Returns:
+      (x, cause_a, cause_b, op), float32 arrays of the causes' shape, and ``op`` ("sum" or "max")
+      the :attr:`Composite.combine` that recombines them.
+    """
     if combine not in COMBINES:
         raise ValueError(f"combine must be one of {', '.join(COMBINES)}; got {combine!r}")
+    lo, hi = _check_value_range(value_range)
+    if np.shape(a01) != np.shape(b01):
+        raise ValueError(f"b01 must have the shape of a01 {np.shape(a01)}, got {np.shape(b01)}")
     cause_a, cause_b = _scale(a01, lo, hi), _scale(b01, lo, hi)
     if combine == "occlusive":
         return np.maximum(cause_a, cause_b), cause_a, cause_b, "max"

@@ -29,8 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxdis.data.composite import (Composite, _check_n_pairs, _check_value_range, _combine,
-                                   angle_bins, linear_gradients)
+from jaxdis.data.composite import Composite, angle_bins, combine_causes, linear_gradients
 
 TOY_KINDS = ("shapes", "waves", "lines", "bars")
 N_BARS, N_BLOCKS = 6, 5
@@ -52,11 +51,11 @@ def make_toy(kind: str, n: int, seed: int, size: int = 28, combine: str = "sum",
         raise ValueError(f"kind must be one of {', '.join(TOY_KINDS)}; got {kind!r}")
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 16:
         raise ValueError(f"size must be an int of at least 16 pixels, got {size!r}")
-    n = _check_n_pairs(n, np.iinfo(np.int32).max, "a generated dataset")
-    lo, hi = _check_value_range(value_range)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an int of at least 1, got {n!r}")
     rng = np.random.default_rng(seed)
-    a, b, label_a, label_b, factors = _GENERATORS[kind](rng, n, int(size))
-    x, cause_a, cause_b, op = _combine(a, b, combine, lo, hi)
+    a, b, label_a, label_b, factors = _GENERATORS[kind](rng, int(n), int(size))
+    x, cause_a, cause_b, op = combine_causes(a, b, combine, value_range)
     return Composite(x=x, cause_a=cause_a, cause_b=cause_b, label_a=label_a.astype(np.int32),
                      label_b=label_b.astype(np.int32), kind=f"toy-{kind}", seed=int(seed),
                      combine=op, factors={k: v.astype(np.float32) for k, v in factors.items()})

@@ -13,10 +13,14 @@ JAX functions (jit- and vmap-friendly):
   unhealthy_codes         code spreads that make an MI reading misleading (collapsed, unequal)
   digit_classifier        the cached MNIST classifier (> 98% test accuracy) that reads them
 
-Host functions (scikit-learn; call them on arrays, not inside jit):
+Host functions (scikit-learn or NumPy around compiled scores; call them on arrays, not in jit):
   cluster_scores          KMeans AMI_max and NMI_sqrt (Forced Apart Table 1)
   ami_vs_clusters         AMI_max against the number of clusters (Forced Apart Fig. 6)
   label_probe             held-out accuracy of a linear probe from a code to each cause's label
+  mi_summary              a seed sweep's final MI and code spreads per seed, unhealthy seeds
+  ground_truth_scores     a seed sweep's ground-truth verdicts per seed (the scores above)
+  seed_distribution       median, quartiles and range over seeds
+  sweep_verdicts          a sweep's numbers over seeds, and the seeds each rule counts
 """
 
 from jaxdis.metrics.classifier import DigitClassifier, digit_classifier
@@ -37,6 +41,8 @@ from jaxdis.metrics.parzen import (
     parzen_log_likelihood,
     select_parzen_bandwidth,
 )
+from jaxdis.metrics.seed_sweep import (ground_truth_scores, mi_summary, seed_distribution,
+                                       sweep_verdicts)
 
 __all__ = [
     "DigitClassifier",
@@ -52,6 +58,10 @@ __all__ = [
     "unhealthy_codes",
     "UNHEALTHY_CODE_RULE",
     "label_probe",
+    "ground_truth_scores",
+    "mi_summary",
+    "seed_distribution",
+    "sweep_verdicts",
     "pair_recognition",
     "read_digits",
     "ksg_mi",

@@ -163,3 +163,14 @@ def decode(arch: DDNArchitecture, params: dict, z_a: jax.Array, z_b: jax.Array):
     """(y_a, y_b, y_ab) = (g_a(z_a), g_b(z_b), g_ab(z_a, z_b)), thesis eq. 9.10 and 9.15."""
     return (apply_network(arch, params, "g_a", z_a), apply_network(arch, params, "g_b", z_b),
             apply_network(arch, params, "g_ab", jnp.concatenate([z_a, z_b], axis=-1)))
+
+
+def cross_decode(arch: DDNArchitecture, params: dict, z_a: jax.Array, z_b: jax.Array):
+    """The joint decodings of every pairing of a row of ``z_a`` (n, N) with a row of ``z_b``
+    (m, N): (m, n, input_dim) with [i, j] = g_ab(z_a[j], z_b[i]), the cross plot of thesis Fig.
+    9.6 (columns share z_a, rows share z_b). Disentangled codes show z_a's cause along each row
+    and z_b's down each column."""
+    pairs = jnp.concatenate([jnp.repeat(z_a[None], len(z_b), 0),
+                             jnp.repeat(z_b[:, None], len(z_a), 1)], axis=-1)
+    return jax.vmap(lambda z: decode(arch, params, z[:, :arch.n_code], z[:, arch.n_code:])[2])(
+        pairs)

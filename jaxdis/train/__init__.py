@@ -6,6 +6,8 @@
   sharding of the seed axis, frozen diverged seeds.
 - :mod:`jaxdis.train.checkpoint`: atomic checkpoints and resume.
 - :mod:`jaxdis.train.ddn`, :mod:`jaxdis.train.asae`: the thesis's two neural models on it.
+- :mod:`jaxdis.train.two_code_sweep`: the steps their seed sweeps share (config checks, training,
+  the summary of the final codes and its figures).
 """
 
 from jaxdis.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint

@@ -16,6 +16,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from jaxdis.config import check_fields
 from jaxdis.losses import split_autoencoder_loss
 from jaxdis.metrics import ksg
 from jaxdis.nets.split_autoencoder import ASAEArchitecture, asae_apply, init_asae
@@ -23,14 +24,32 @@ from jaxdis.train.engine import Program, Stage
 from jaxdis.train.optimizers import OptimizerSpec, make_optimizer, thesis_rmsprop
 
 
+OPTIMIZERS = ("rmsprop", "adam", "sgd")
+
+
 @dataclasses.dataclass(frozen=True)
 class ASAESchedule:
+    """How an ASAE is trained (section 8.4; ``optimizer`` and ``momentum`` for section 8.6).
+
+    The fields carry the names of the experiment's config (``experiments/asae.py``, which builds
+    the schedule from its config with :func:`jaxdis.config.from_fields`), and a value the schedule
+    cannot train with is refused here, naming the field."""
+
     epochs: int = 50
     learning_rate: float = 1e-3
     momentum: float = 0.0
     batch_size: int = 128
     mi_k: int = 3
     optimizer: str = "rmsprop"  # or "adam", "sgd"
+
+    def __post_init__(self):
+        check_fields(self, ("batch_size", "mi_k"), lambda v: v >= 1, "an int >= 1")
+        check_fields(self, ("epochs",), lambda v: v >= 0, "an int >= 0")
+        check_fields(self, ("learning_rate",), lambda v: v > 0, "> 0")
+        check_fields(self, ("momentum",), lambda v: 0 <= v < 1, "in [0, 1)")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer: expected 'rmsprop', 'adam' or 'sgd', got "
+                             f"{self.optimizer!r}")
 
 
 def losses_and_grads(arch: ASAEArchitecture, params, constants, x, key, epoch):
@@ -60,11 +79,8 @@ def asae_program(arch: ASAEArchitecture, schedule: ASAESchedule) -> Program:
                   functools.partial(losses_and_grads, arch))
     if schedule.optimizer == "rmsprop":
         spec = thesis_rmsprop(schedule.learning_rate, schedule.momentum)
-    elif schedule.optimizer in ("adam", "sgd"):
+    else:  # "adam" or "sgd" (the schedule refuses any other)
         spec = OptimizerSpec(schedule.optimizer, schedule.learning_rate, schedule.momentum)
-    else:
-        raise ValueError(f"optimizer: expected 'rmsprop', 'adam' or 'sgd', got "
-                         f"{schedule.optimizer!r}")
     optimizer = make_optimizer({"autoencoders": spec})
     return Program(stages=(stage,), optimizer=optimizer,
                    init_params=functools.partial(init_asae, arch=arch),

@@ -70,6 +70,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from jaxdis.config import check_fields
 from jaxdis.losses import (ddn_denoise, ddn_encoding_loss, ddn_finetune_encoding_loss,
                            ddn_predictive_loss, grad_by_role, xcov)
 from jaxdis.metrics import ksg
@@ -90,7 +91,11 @@ RMSPROP_VARIANTS = RMSPROP_READINGS
 
 @dataclasses.dataclass(frozen=True)
 class DDNSchedule:
-    """How a DDN is trained: epochs per stage (Alg. 5, 6) and the hyperparameters of section 9.3."""
+    """How a DDN is trained: epochs per stage (Alg. 5, 6) and the hyperparameters of section 9.3.
+
+    The fields carry the names of the experiment's config (``experiments/ddn.py``, which builds
+    the schedule from its config with :func:`jaxdis.config.from_fields`), and a value the schedule
+    cannot train with is refused here, naming the field."""
 
     encoder_epochs: int = 35
     decoder_epochs: int = 10
@@ -111,9 +116,15 @@ class DDNSchedule:
     rmsprop: str = "heavy-ball"             # which RMSprop: see RMSPROP_VARIANTS
 
     def __post_init__(self):
+        check_fields(self, ("batch_size", "mi_k"), lambda v: v >= 1, "an int >= 1")
+        check_fields(self, ("encoder_epochs", "decoder_epochs", "end_to_end_epochs"),
+                     lambda v: v >= 0, "an int >= 0")
+        check_fields(self, ("encoder_lr", "predictor_lr", "decoder_lr"), lambda v: v > 0, "> 0")
+        check_fields(self, ("momentum",), lambda v: 0 <= v < 1, "in [0, 1)")
+        check_fields(self, ("sigma", "alpha", "alpha_end", "xcov_weight"), lambda v: v >= 0,
+                     ">= 0")
         if self.encoding not in ENCODINGS:
-            raise ValueError(f"DDNSchedule.encoding: expected one of {ENCODINGS}, got "
-                             f"{self.encoding!r}")
+            raise ValueError(f"encoding: expected one of {ENCODINGS}, got {self.encoding!r}")
         rmsprop_reading(self.rmsprop, self.momentum)  # a bad name or momentum raises
 
     def alpha_at(self, epoch):

@@ -3,7 +3,8 @@ reconstructions); Forced Apart: :mod:`jaxdis.viz.forced_apart`; the Broadnet stu
 4): :mod:`jaxdis.viz.energy`; post-processed ICA (thesis ch. 6): :mod:`jaxdis.viz.ica`; markdown
 tables for reports: :mod:`jaxdis.viz.tables`."""
 
-from jaxdis.viz.disentangling import (cross_plot, final_mi_scatter, mi_curves,
-                                      reconstruction_grid, tile)
+from jaxdis.viz.disentangling import (cross_plot, final_mi_scatter, mi_curves, mi_readings,
+                                      reconstruction_grid, seed_reconstructions, tile)
 
-__all__ = ["mi_curves", "cross_plot", "reconstruction_grid", "final_mi_scatter", "tile"]
+__all__ = ["mi_curves", "mi_readings", "cross_plot", "reconstruction_grid",
+           "seed_reconstructions", "final_mi_scatter", "tile"]

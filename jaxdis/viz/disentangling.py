@@ -1,8 +1,10 @@
 """Figures of thesis Part III: MI curves of all seeds with their mean (Fig. 8.4, 9.5, 9.9), cross
-plots (Fig. 9.6) and single-cause / joint reconstructions (Fig. 8.3, 9.7).
+plots (Fig. 9.6), single-cause / joint reconstructions (Fig. 8.3, 9.7) and final MI against
+reconstruction error (Fig. 8.5).
 
 Each function takes NumPy arrays and returns a matplotlib Figure (save it with
-``RunDir.save_figure``); the grids are assembled by :func:`tile` so tests can check them.
+``RunDir.save_figure``), or a dict of them by file name (:func:`mi_readings`,
+:func:`seed_reconstructions`); the grids are assembled by :func:`tile` so tests can check them.
 """
 
 from __future__ import annotations
@@ -67,6 +69,31 @@ def mi_curves(mi, boundaries: Sequence[tuple[int, str]] = (), title: str = "",
     return fig
 
 
+def mi_readings(mi, mi_raw, code_a_std, code_b_std, boundaries: Sequence[tuple[int, str]] = (),
+                title: str = "") -> dict:
+    """``{"mi_curves": ..., "mi_raw_curves": ...}``: the :func:`mi_curves` of a seed sweep on
+    standardised code units and on the raw codes as the thesis estimated them, each marking the
+    epochs whose codes are unhealthy (collapsed, or one far smaller than the other:
+    :func:`jaxdis.metrics.unhealthy_codes` of the two spreads), where an MI reading misleads.
+
+    Args:
+      mi, mi_raw: (n_seeds, n_epochs) KSG estimates per seed and epoch.
+      code_a_std, code_b_std: (n_seeds, n_epochs) spreads of the two codes (mean over units of
+        the standard deviation over examples), as logged beside them.
+      boundaries: (epoch, label) pairs drawn as dashed vertical lines (stage changes).
+      title: the first line of both titles; the second says which estimate.
+    """
+    from jaxdis.metrics import UNHEALTHY_CODE_RULE, unhealthy_codes
+
+    flags = np.asarray(unhealthy_codes(np.asarray(code_a_std), np.asarray(code_b_std)))
+    flag_label = f"unhealthy codes: {UNHEALTHY_CODE_RULE}"
+    return {"mi_curves": mi_curves(mi, boundaries, f"{title}\nKSG MI on standardised code units",
+                                   flags=flags, flag_label=flag_label),
+            "mi_raw_curves": mi_curves(mi_raw, boundaries,
+                                       f"{title}\nKSG MI on raw codes, as the thesis",
+                                       flags=flags, flag_label=flag_label)}
+
+
 def tile(images, pad: int = 1, value: float = 1.0) -> np.ndarray:
     """(rows, cols, H, W) images -> one (rows (H + pad) - pad, cols (W + pad) - pad) picture."""
     images = np.asarray(images, dtype=float)
@@ -126,6 +153,28 @@ def reconstruction_grid(columns: Sequence[np.ndarray], labels: Sequence[str], ti
     ax.set_yticks([])
     ax.set_title(title, fontsize=9)
     return fig
+
+
+def seed_reconstructions(inputs, outputs: Sequence[np.ndarray], labels: Sequence[str], *,
+                         n_seeds: int = 3, n_examples: int = 8,
+                         scale: Sequence[float] | None = None) -> dict:
+    """``{"reconstructions_seed{s}": reconstruction_grid}`` for the first ``n_seeds`` seeds of a
+    sweep: one row per example (the first ``n_examples``), the input and then each output.
+
+    Args:
+      inputs: (n, H, W) the examples.
+      outputs: each (n_seeds_run, n, H * W) or (n_seeds_run, n, H, W): a seed's outputs of them.
+      labels: one per column, the input's first.
+      scale: optional factor per column for display (Fig. 8.10 doubles the single causes).
+    """
+    inputs = np.asarray(inputs)
+    k = min(n_examples, len(inputs))
+    seeds = min([n_seeds] + [len(output) for output in outputs])
+    return {f"reconstructions_seed{seed}": reconstruction_grid(
+                [inputs[:k]] + [np.asarray(output)[seed, :k].reshape(k, *inputs.shape[1:])
+                                for output in outputs],
+                labels, title=f"seed {seed}", scale=scale)
+            for seed in range(seeds)}
 
 
 def final_mi_scatter(mi, reconstruction, title: str = ""):
