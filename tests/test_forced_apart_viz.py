@@ -95,7 +95,7 @@ def test_run_markdown_lays_out_one_runs_tables(tmp_path):
     assert lines[0] == "## mnist (mlp)" and "- command: `jaxdis run ...`" in lines
     assert "- model: MLP, hidden layers (16,), then FC1 of 15 (not the paper's)" in lines
     assert "- scale: 50000 training examples, 3 epochs, 2 seeds" in text
-    rows = [line for line in lines if line.startswith("| Baseline") or line.startswith("| L_multi")]
+    rows = [line for line in lines if line.startswith(("| Baseline", "| L_multi"))]
     assert rows[0] == ("| Baseline | 0.300 ± 0.010 | 0.310 ± 0.010 | 0.900 ± 0.001 | 0.400 ± 0.010 "
                        "| 0.410 ± 0.010 | 0.950 ± 0.001 | 0.100 / 0.200 |")
     assert rows[1].startswith("| L_multi |") and rows[2] == "| Baseline | 0.300 | 0.400 |"

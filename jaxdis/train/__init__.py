@@ -6,6 +6,8 @@
   sharding of the seed axis, frozen diverged seeds.
 - :mod:`jaxdis.train.checkpoint`: atomic checkpoints and resume.
 - :mod:`jaxdis.train.ddn`, :mod:`jaxdis.train.asae`: the thesis's two neural models on it.
+- :mod:`jaxdis.train.forced_apart`: the Forced Apart classifiers and autoencoders, a table of
+  them (losses x seeds, per-model constants) as one program.
 """
 
 from jaxdis.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint

@@ -18,20 +18,26 @@ The objectives, with ``c`` a model's coefficients and ``m`` its margins:
   ``(1 - alpha) |x - x_hat|^2 + alpha L_multi2(code; m_1)``, plus ``c_0 DeCov(code) +
   c_1 L_single(W_FC1; m_0)`` for its DeCov and L_single rows; ``c = (c_0, c_1, alpha)``.
 
-:func:`classifier_program` and :func:`autoencoder_program` build the engine programs (one stage
-"train", the role "net" trained with Adam; per epoch the accuracy, or the reconstruction error, on
-a fixed validation probe of :data:`PROBE_SIZE` examples). :func:`train_models` trains a table
-through :func:`jaxdis.train.runner.train_sweep` in a run folder (per-epoch metrics, checkpoints,
-resume); model i starts from seed ``seed_of_model[i]``, so every loss of a table starts seed s
-from the same weights. :func:`train_classifiers` and :func:`train_autoencoders` do all of it from
-a table's rows and the training and validation splits. With ``select_on_validation`` each model keeps its epoch of best validation probe score
-(the engine's model selection), and ``patience`` stops a table once no model has improved for that
-many epochs.
+From the bottom up:
 
-Evaluation (host functions, on the trained stack): :func:`evaluate_classifiers` gives each model's
-binary accuracy, KMeans AMI_max and NMI_sqrt of FC1 against the original classes (Forced Apart
-Table 1) and its share of dead FC1 units; :func:`cluster_scores_by_model` scores any stack of
-features; :func:`mean_std_by_row` summarises per-model scores over the seeds of each row.
+- :func:`penalty_table`, :func:`autoencoder_penalty_table`: the constants, one row per model;
+- :func:`classifier_program`, :func:`autoencoder_program`: the engine programs (one stage "train",
+  the role "net" trained with Adam; per epoch the binary accuracy, or the reconstruction error, on
+  a fixed validation probe of :data:`PROBE_SIZE` examples);
+- :func:`train_models`: a table trained through :func:`jaxdis.train.runner.train_sweep` in a run
+  folder (per-epoch metrics, checkpoints, resume), model i from the key of seed
+  ``seed_of_model[i]``, so every loss of a table starts seed s from the same weights;
+  :func:`train_classifiers`, :func:`train_autoencoders`: the same from a table's rows and splits;
+- :func:`classifier_table`, :func:`margin_sweep`, :func:`autoencoder_table`: Table 1's classifier
+  rows, the margin sweep of section 3.4 and the "MNIST autoencoder" column, trained and scored by
+  the host functions :func:`evaluate_classifiers` (binary accuracy, KMeans AMI_max and NMI_sqrt of
+  FC1 against the original classes, dead FC1 units), :func:`cluster_scores_by_model`,
+  :func:`mean_std_by_row` and :func:`ami_curves` (Fig. 6).
+
+Model selection: with ``select_on_validation`` each model keeps its epoch of best validation probe
+score (the engine's ``Program.select_on``: the highest accuracy, the smallest reconstruction
+error), and ``patience`` stops a table once no model has improved for that many epochs (saved as
+the end of training, so a resumed run does not train on).
 
 The paper's MLP rows on all 50,000 training images, 3 seeds x the 5 losses in one vmapped program,
 for 30 epochs (the paper gives none; 30 is ours) or until the validation accuracy stops improving
