@@ -1,68 +1,43 @@
-"""The Forced Apart experiment: each model's objective is the cross-entropy plus exactly the one
-component its row of the penalty table selects, and `jaxdis run forced-apart` runs end to end."""
+"""The Forced Apart experiment: its config is checked field by field, `jaxdis run forced-apart`
+runs end to end, and a run killed between its training phases resumes to the uninterrupted
+result (the objectives and training are tested in test_train_forced_apart.py)."""
 
 import dataclasses
 import json
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from experiments import forced_apart as fa
-from jaxdis.losses.forced_apart import forced_apart_multi, forced_apart_single
-from jaxdis.losses.xcov import decov, xcov
-from jaxdis.nets import forced_apart as nets
-
-KEY = jax.random.key(0)
-
-
-def test_penalty_table_selects_one_weighted_component_per_model():
-    config = dataclasses.replace(fa.make_config("mnist"), weight_single=2.0, weight_multi=0.5)
-    table = fa.penalty_table(config, ["baseline", "single", "multi", "decov"], [5, 6, 7, 8],
-                             [0.1, 0.2, 0.3, 0.4])
-    np.testing.assert_array_equal(table["coefficients"],
-                                  [[0, 0, 0, 0], [0, 0, 2.0, 0], [0, 0, 0, 0.5], [1, 0, 0, 0]])
-    np.testing.assert_allclose(table["margins"][:, 0], [5, 6, 7, 8])
-    np.testing.assert_allclose(table["margins"][:, 1], [0.1, 0.2, 0.3, 0.4])
-
-
-def test_classifier_objective_is_bce_plus_the_selected_loss():
-    model = nets.MLPClassifier(hidden=(8,))
-    x = jax.random.uniform(KEY, (32, 28, 28))
-    binary = jnp.arange(32) % 2
-    net = jax.jit(model.init)(KEY, x)
-
-    @jax.jit  # one compilation instead of one per operation keeps the test fast
-    def bce_and_direct(net):
-        logit, fc1 = model.apply(net, x)
-        bce = jnp.mean(optax.sigmoid_binary_cross_entropy(logit, binary.astype(jnp.float32)))
-        return bce, {  # the losses called one by one, as a user would
-            "baseline": 0.0,
-            "decov": decov(fc1),
-            "xcov": xcov(jax.nn.sigmoid(logit)[:, None], fc1),
-            "single": forced_apart_single(net["params"]["head"]["fc1"]["kernel"].T, 7.0),
-            "multi": forced_apart_multi(fc1, binary, 0.5),
-        }
-
-    bce, direct = bce_and_direct(net)
-    config = fa.make_config("mnist")
-    table = fa.penalty_table(config, list(direct), [7.0] * 5, [0.5] * 5)
-    objective = jax.jit(lambda penalty: fa.classifier_objective(model, net, penalty, x, binary))
-    for row, (loss, value) in enumerate(direct.items()):
-        total, parts = objective(jax.tree.map(lambda a: a[row], table))
-        np.testing.assert_allclose(total, bce + value, rtol=1e-5, err_msg=loss)
-        np.testing.assert_allclose(parts["bce"], bce, rtol=1e-6)
+from jaxdis.config import apply_overrides
 
 
 def test_config_errors_name_the_field():
     with pytest.raises(ValueError, match="dataset"):
         fa.make_config("cifar")
     with pytest.raises(ValueError, match="losses"):
-        fa._check_config(dataclasses.replace(fa.make_config("mnist"), losses=("dropout",)))
+        fa.validate(dataclasses.replace(fa.make_config("mnist"), losses=("dropout",)))
     with pytest.raises(ValueError, match="model"):
-        fa._check_config(dataclasses.replace(fa.make_config("mnist"), model="vgg"))
+        fa.validate(dataclasses.replace(fa.make_config("mnist"), model="vgg"))
+    with pytest.raises(ValueError, match="patience"):  # early stopping needs model selection
+        fa.validate(dataclasses.replace(fa.make_config("mnist"), patience=5))
+
+
+def test_the_paper_mlp_rows_are_one_program_of_3_seeds_by_5_losses_on_all_50000_images():
+    from jaxdis.train import forced_apart as fa_train
+
+    def words(text):  # the docstrings break the command over lines
+        return " ".join(text.replace("\\", " ").split())
+
+    for dataset in ("mnist", "fashion-mnist"):
+        config = apply_overrides(fa.make_config(dataset),
+                                 [o for o in fa.PAPER_MLP.split() if o != "--set"])
+        assert (config.model, config.train_size, config.seeds, config.losses) == (
+            "mlp", 0, 3, fa.LOSSES)
+        assert config.select_on_validation and config.patience > 0
+        command = f"jaxdis run forced-apart --dataset {dataset} {fa.PAPER_MLP}"
+        assert words(command) in words(fa_train.__doc__)
+    assert words(f"jaxdis run forced-apart --dataset mnist {fa.PAPER_MLP}") in words(fa.__doc__)
 
 
 @pytest.mark.slow  # about 30 s alone, two minutes on a loaded 2-core machine
@@ -91,9 +66,49 @@ def test_jaxdis_run_forced_apart_end_to_end(tmp_path):
     assert "| L_multi |" in markdown and "0.502 / 0.523" in markdown  # ours beside the paper's
 
 
-def test_report_names_the_margins_that_trained_alike():
-    sweep = {"margins": [0.1, 3.0, 10.0], "ami": [[0.4, 0.5], [0.45, 0.5], [0.45, 0.5]],
-             "accuracy": [[0.9, 0.9], [0.91, 0.9], [0.91, 0.9]]}
-    assert fa._identical_margins(sweep) == [3.0, 10.0]
-    sweep["ami"][1] = [0.45, 0.51]  # one seed differs: not the same training
-    assert fa._identical_margins(sweep) == []
+TINY = ["--dataset", "mnist", "--seeds", "2", "--set", "train_size=192", "--set", "eval_size=60",
+        "--set", "epochs=2", "--set", "losses=baseline,single", "--set", "mlp_hidden=8",
+        "--set", "sweep_margins=0.1,1.0", "--set", "sweep_loss=multi", "--set", "cluster_counts=2",
+        "--set", "kmeans_seeds=1", "--set", "batch_size=64", "--set", "n_clusters=4"]
+
+
+def _without_times(summary):
+    return {k: v for k, v in summary.items() if k not in ("wall_seconds", "provenance")}
+
+
+@pytest.mark.slow  # about a minute alone
+def test_a_run_killed_after_its_first_phase_resumes_to_the_uninterrupted_result(
+        tmp_path, monkeypatch, capsys):
+    from jaxdis.cli import main
+    from jaxdis.train import forced_apart as fa_train
+
+    assert main(["run", "forced-apart", "--out", str(tmp_path / "whole"), *TINY]) == 0
+
+    class Killed(Exception):
+        pass
+
+    real_sweep, calls = fa_train.train_sweep, []
+
+    def killed_at_the_second_phase(*args, **kwargs):
+        calls.append(kwargs["desc"])
+        if len(calls) == 2:
+            raise Killed
+        return real_sweep(*args, **kwargs)
+
+    monkeypatch.setattr(fa_train, "train_sweep", killed_at_the_second_phase)
+    with pytest.raises(Killed):
+        main(["run", "forced-apart", "--out", str(tmp_path / "killed"), *TINY])
+    assert calls == ["table", "sweep"]
+    assert not (tmp_path / "killed" / "sweep" / "metrics.jsonl").exists()
+    monkeypatch.setattr(fa_train, "train_sweep", real_sweep)
+    capsys.readouterr()
+    assert main(["run", "forced-apart", "--out", str(tmp_path / "killed"), *TINY]) == 0
+    assert "table: resuming from the checkpoint at the end of training" in capsys.readouterr().out
+    for phase in ("table", "sweep"):  # every phase: the runner's records, a checkpoint
+        records = (tmp_path / "killed" / phase / "metrics.jsonl").read_text()
+        assert records == (tmp_path / "whole" / phase / "metrics.jsonl").read_text()
+        assert {"stage", "epoch", "global_epoch", "seed"} <= set(json.loads(records.split("\n")[0]))
+        assert (tmp_path / "killed" / phase / "checkpoints").is_dir()
+    whole, resumed = (json.loads((tmp_path / run / "forced_apart_mnist_mlp.json").read_text())
+                      for run in ("whole", "killed"))
+    assert _without_times(resumed) == _without_times(whole)

@@ -146,3 +146,27 @@ def test_shifted_cnn_equals_lax_cnn_in_values_and_gradients_under_vmap():
         assert _relative_error(leaf_fast, leaf_slow) < 1e-4
     with pytest.raises(ValueError, match="conv"):
         nets.grey28_cnn(0.125, conv="fft").init(KEY, x)
+
+
+def test_make_classifier_picks_the_model_and_its_input_shape_by_name():
+    images = jnp.zeros((2, 28, 28))
+    sizes = dict(rnn_hidden=8, mlp_hidden=(5,), cnn_width=0.05, cnn_conv="shifted")
+    for kind, cls, shape in (("rnn", nets.SequenceClassifier, (2, 28, 28)),
+                             ("mlp", nets.MLPClassifier, (2, 28, 28)),
+                             ("cnn", nets.ConvClassifier, (2, 28, 28, 1))):
+        model, to_input = nets.make_classifier(kind, **sizes)
+        assert isinstance(model, cls) and to_input(images).shape == shape
+    with pytest.raises(ValueError, match="kind"):
+        nets.make_classifier("vgg", **sizes)
+
+
+def test_stacked_outputs_equal_each_model_applied_alone_in_any_chunking():
+    model = nets.MLPClassifier(hidden=(4,))
+    x = jax.random.uniform(KEY, (7, 3, 3))
+    stack = jax.vmap(model.init, in_axes=(0, None))(jax.random.split(KEY, 3), x[:1])
+    logits, fc1 = nets.stacked_outputs(model, stack, x, chunk=3)  # chunks of 3, 3, 1
+    assert logits.shape == (3, 7) and fc1.shape == (3, 7, 15)
+    for m in range(3):
+        alone = model.apply(jax.tree.map(lambda leaf: leaf[m], stack), x)
+        np.testing.assert_allclose(logits[m], alone[0], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(fc1[m], alone[1], rtol=1e-6, atol=1e-7)

@@ -27,15 +27,19 @@ Models:
   (:class:`ShiftedConv`, :func:`max_pool_2x2`), which stay fast when a stack of models is vmapped
   on a CPU; ``conv="lax"`` (``nn.Conv``, ``nn.max_pool``) is its slow, obviously correct twin.
 - :class:`MLPClassifier`: dense layers, then FC1 and FC2; a cheap model for MNIST images.
+
+:func:`make_classifier` picks one of them for 28x28 grey images by name; :func:`stacked_outputs`
+applies a stack of trained models (a leading model axis on the parameters) to a dataset.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 FC1_UNITS = 15  # Forced Apart section 4.2: "a fully-connected layer of size 15 (FC1)"
 
@@ -270,3 +274,39 @@ def fc1_weight_rows(params) -> jax.Array:
     params = params.get("params", params)
     fc1 = params["head"]["fc1"] if "head" in params else params["fc1"]
     return fc1["kernel"].T
+
+
+CLASSIFIERS = ("rnn", "mlp", "cnn")
+
+
+def make_classifier(kind: str, *, rnn_hidden: int, mlp_hidden: Sequence[int], cnn_width: float,
+                    cnn_conv: str) -> tuple[nn.Module, Callable]:
+    """A classifier of (N, 28, 28) grey images and the function shaping them into its input:
+
+    - "rnn": :class:`SequenceClassifier` with ``rnn_hidden`` units, reading 28 rows of 28 pixels
+      (Forced Apart Fig. 1); the images go in as they are;
+    - "mlp": :class:`MLPClassifier` with hidden layers ``mlp_hidden``; as they are;
+    - "cnn": :func:`grey28_cnn` with ``cnn_width`` of VGG-16's filters, ``cnn_conv`` convolutions;
+      the images get a channel axis, (N, 28, 28, 1).
+    """
+    if kind == "rnn":
+        return SequenceClassifier(hidden=rnn_hidden), lambda x: x
+    if kind == "mlp":
+        return MLPClassifier(hidden=mlp_hidden), lambda x: x
+    if kind == "cnn":
+        return grey28_cnn(cnn_width, cnn_conv), lambda x: x[..., None]
+    raise ValueError(f"kind: expected one of {CLASSIFIERS}, got {kind!r}")
+
+
+def stacked_outputs(model: nn.Module, params_stack, inputs, chunk: int = 1000) -> tuple:
+    """Every model's outputs on ``inputs``: ``model.apply`` vmapped over the leading model axis
+    of ``params_stack``, as a tuple of NumPy arrays with leading (model, example) axes (for a
+    classifier here: logits (M, N) and FC1 (M, N, units)), computed ``chunk`` examples at a time
+    to bound memory."""
+    if chunk < 1:
+        raise ValueError(f"chunk: expected >= 1, got {chunk}")
+    apply = jax.jit(jax.vmap(model.apply, in_axes=(0, None)))
+    pieces = [apply(params_stack, jnp.asarray(inputs[i:i + chunk]))
+              for i in range(0, len(inputs), chunk)]
+    return tuple(np.concatenate([np.asarray(p[k]) for p in pieces], axis=1)
+                 for k in range(len(pieces[0])))

@@ -8,6 +8,8 @@
 - :mod:`jaxdis.train.ddn`, :mod:`jaxdis.train.asae`: the thesis's two neural models on it.
 - :mod:`jaxdis.train.two_code_sweep`: the steps their seed sweeps share (config checks, training,
   the summary of the final codes and its figures).
+- :mod:`jaxdis.train.forced_apart`: the Forced Apart classifiers and autoencoders, a table of
+  them (losses x seeds, per-model constants) as one program.
 """
 
 from jaxdis.train.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint

@@ -67,7 +67,8 @@ def stage_offsets(program: engine.Program) -> list[int]:
 def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, run_dir: RunDir,
                 *, epochs_per_call: int = 1, save_checkpoints: bool = True, desc: str = "train",
                 hyperparams: dict | None = None, constants=None,
-                checkpoint_seconds: float | None = None, patience: int | None = None):
+                checkpoint_seconds: float | None = None, patience: int | None = None,
+                keys=None):
     """Trains ``n_seeds`` seeds of ``program`` on ``x`` in ``run_dir``; resumes if it can.
 
     ``hyperparams`` (``{role: {name: (n_seeds,)}}``) and ``constants`` (a pytree of
@@ -78,6 +79,10 @@ def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, ru
     lies ``patience`` or more epochs behind (checked after each host call, so use
     ``epochs_per_call=1`` for an exact count); the stop is saved as the end of training, so a
     resumed run has nothing left to train. ``states.best`` holds each seed's selected epoch.
+
+    ``keys``: the seeds' raw PRNG keys (n_seeds, 2), for a sweep whose models share seeds (say,
+    every loss of a table starting seed s from the same weights); default: seed i's key is
+    ``fold_in(PRNGKey(seed), i)`` (:func:`jaxdis.train.engine.seed_keys`).
 
     ``checkpoint_seconds``: the least time between two checkpoints within a stage (None:
     :data:`CHECKPOINT_SECONDS`; 0: after every host call); every stage's end is saved.
@@ -91,9 +96,15 @@ def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, ru
                          f"patience={patience!r}, select_on={program.select_on!r}")
     mesh = engine.seed_mesh()
     n_padded = engine.padded_seed_count(n_seeds, mesh.devices.size)
-    keys = engine.seed_keys(seed, n_padded)
     pad = lambda v: jnp.concatenate(  # noqa: E731  (repeats the last seed's row)
         [jnp.asarray(v), jnp.repeat(jnp.asarray(v)[-1:], n_padded - n_seeds, axis=0)])
+    if keys is None:
+        keys = engine.seed_keys(seed, n_padded)
+    elif np.shape(keys) != (n_seeds, 2):
+        raise ValueError(f"keys: expected ({n_seeds}, 2) raw PRNG keys, one per seed, got shape "
+                         f"{np.shape(keys)}")
+    else:
+        keys = pad(keys)
     if hyperparams:
         hyperparams = jax.tree.map(pad, hyperparams)
     if constants is not None:
