@@ -47,11 +47,18 @@ formulas in :mod:`jaxdis.train.optimizers`): ``heavy-ball`` (the default; the ol
 still means it), ``decay``, ``printed``, ``tf1``, ``lasagne``. ``momentum`` is the coefficient of
 the readings with a momentum term (heavy-ball, tf1); the others refuse any value but 0.9 or 0.
 
-The evidence, from runs at the thesis's scale on Simple MNIST, 2 to 4 seeds each
+The evidence, from runs at the thesis's scale, 2 to 4 seeds each
 (experiments/results/ddn_readings.md): the two readings with a heavy-ball term kill the encoders
 in stage 1 (at its end 0% of their first-layer ReLUs fire with ``heavy-ball``, 1% with ``tf1``);
-with ``decay`` about 42% still fire, with ``printed`` all of them. No reading disentangles there
-(the ground-truth score is at most 0.09 against a ceiling of 0.48); ``decay`` with
+with ``decay`` about 42% still fire, with ``printed`` all of them. No reading disentangles Simple
+MNIST (the ground-truth score is at most 0.09 against a ceiling of 0.48); ``decay`` with
+``code_norm="batch"`` gives codes that each carry mostly one digit there (0.09-0.21), and on
+Additive and Occlusive MNIST codes that are independent but each carry both digits (score 0).
+So the readings without a heavy-ball term are the better ones. The default is still
+``heavy-ball``: the thesis rows of experiments/results/part3.md and part3_thesis.md were run with
+it, and changing it changes what their commands train; the switch, with those reports' commands
+pinned to ``rmsprop=heavy-ball``, is the next step.
+
 ``code_norm="batch"`` gives codes that each carry mostly one digit (0.09-0.21). So the readings
 without a heavy-ball term are the better ones, but the default stays ``heavy-ball`` until the
 remaining rows of that report (Additive, Occlusive) are in: the thesis rows of
