@@ -59,12 +59,6 @@ So the readings without a heavy-ball term are the better ones. The default is st
 it, and changing it changes what their commands train; the switch, with those reports' commands
 pinned to ``rmsprop=heavy-ball``, is the next step.
 
-``code_norm="batch"`` gives codes that each carry mostly one digit (0.09-0.21). So the readings
-without a heavy-ball term are the better ones, but the default stays ``heavy-ball`` until the
-remaining rows of that report (Additive, Occlusive) are in: the thesis rows of
-experiments/results/part3.md were run with it, and changing the default changes what their
-commands train.
-
 ``code_norm="batch"`` (:class:`~jaxdis.nets.ddn.DDNArchitecture`, not in the thesis) standardises
 each code over the minibatch inside the encoders, so every loss here sees standardised codes.
 """
