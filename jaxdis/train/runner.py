@@ -67,12 +67,17 @@ def stage_offsets(program: engine.Program) -> list[int]:
 def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, run_dir: RunDir,
                 *, epochs_per_call: int = 1, save_checkpoints: bool = True, desc: str = "train",
                 hyperparams: dict | None = None, constants=None,
-                checkpoint_seconds: float | None = None, patience: int | None = None):
+                checkpoint_seconds: float | None = None, patience: int | None = None,
+                seed_indices=None):
     """Trains ``n_seeds`` seeds of ``program`` on ``x`` in ``run_dir``; resumes if it can.
 
     ``hyperparams`` (``{role: {name: (n_seeds,)}}``) and ``constants`` (a pytree of
     ``(n_seeds, ...)`` leaves) give each seed its own optimizer settings and model constants
     (:func:`jaxdis.train.engine.init_states`); both are padded with the last seed's values.
+
+    ``seed_indices`` (optional, ``n_seeds`` ints): model i takes seed ``seed_indices[i]``'s key
+    instead of seed i's, so models that share an index start from the same parameters and see
+    the same minibatches (a paired ablation: one seed, two loss weights in ``constants``).
 
     ``patience`` (a program with ``select_on`` only): training stops once every seed's best epoch
     lies ``patience`` or more epochs behind (checked after each host call, so use
@@ -92,6 +97,13 @@ def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, ru
     mesh = engine.seed_mesh()
     n_padded = engine.padded_seed_count(n_seeds, mesh.devices.size)
     keys = engine.seed_keys(seed, n_padded)
+    if seed_indices is not None:
+        indices = np.asarray(seed_indices)
+        if indices.shape != (n_seeds,) or indices.dtype.kind not in "iu" or np.any(indices < 0):
+            raise ValueError(f"seed_indices: expected {n_seeds} ints >= 0, one per seed, got "
+                             f"{seed_indices!r}")
+        indices = np.concatenate([indices, np.repeat(indices[-1:], n_padded - n_seeds)])
+        keys = engine.seed_keys(seed, int(indices.max()) + 1)[indices]
     pad = lambda v: jnp.concatenate(  # noqa: E731  (repeats the last seed's row)
         [jnp.asarray(v), jnp.repeat(jnp.asarray(v)[-1:], n_padded - n_seeds, axis=0)])
     if hyperparams:
