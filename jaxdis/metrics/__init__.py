@@ -13,10 +13,12 @@ JAX functions (jit- and vmap-friendly):
   unhealthy_codes         code spreads that make an MI reading misleading (collapsed, unequal)
   digit_classifier        the cached MNIST classifier (> 98% test accuracy) that reads them
 
-Host functions (scikit-learn; call them on arrays, not inside jit):
+Host functions (call them on arrays, not inside jit; all but parzen_evaluation use scikit-learn):
   cluster_scores          KMeans AMI_max and NMI_sqrt (Forced Apart Table 1)
   ami_vs_clusters         AMI_max against the number of clusters (Forced Apart Fig. 6)
   label_probe             held-out accuracy of a linear probe from a code to each cause's label
+  parzen_evaluation       Table 5's procedure: bandwidth chosen on validation data, the test
+                          log-likelihood and its standard error
 """
 
 from jaxdis.metrics.classifier import DigitClassifier, digit_classifier
@@ -33,6 +35,7 @@ from jaxdis.metrics.code_probes import (
 from jaxdis.metrics.ground_truth import cause_recovery, label_probe, pair_recognition, read_digits
 from jaxdis.metrics.ksg import ksg_mi
 from jaxdis.metrics.parzen import (
+    parzen_evaluation,
     parzen_log_densities,
     parzen_log_likelihood,
     select_parzen_bandwidth,
@@ -55,6 +58,7 @@ __all__ = [
     "pair_recognition",
     "read_digits",
     "ksg_mi",
+    "parzen_evaluation",
     "parzen_log_densities",
     "parzen_log_likelihood",
     "select_parzen_bandwidth",
