@@ -61,6 +61,7 @@ def test_analysis_and_label_swap_figures_render_from_a_trained_models_parameters
                             "xcov_jacobian_gamma10", "xcov_jacobian_gamma0",
                             "xcov_style_transfer", "xcov_scaled_y"}
     assert set(spectra) == set(params) and spectra["gamma=0"]["h-3"].shape == (3, 8)
+    assert list(spectra["gamma=0"]) == ["{y, z}", "h-3", "h-2"]  # Fig. 5e's order, not sorted
     figures.update(viz.label_swap_figures(model, params["gamma=0"], images, "tiny, seed 0"))
     assert "xcov_npz_swap_c" in figures
     for name, fig in figures.items():

@@ -185,7 +185,6 @@ def analysis_figures(model, params: Mapping[str, object], images, z_test: Mappin
     model ("=" dropped from the title), "xcov_style_transfer", "xcov_scaled_y"), and
     {title: the normalised singular values {level: (classes, units)}} of Fig. 5e.
     """
-    import jax
     import jax.numpy as jnp
 
     from jaxdis.nets import cheung
@@ -203,10 +202,11 @@ def analysis_figures(model, params: Mapping[str, object], images, z_test: Mappin
             model, one, j, float(sigma[j]), steps=9)) for j in range(model.latent_dim)}
         figures[f"xcov_traversal_{name}"] = fig = traversal_figure(grids)
         fig.suptitle(f"{label} (Cheung et al. Fig. 4b, c)", fontsize=10)
-        jacobian_images, spectra[title] = jax.tree.map(np.asarray,
-                                                       cheung.jacobian_analysis(model, one))
-        figures[f"xcov_jacobian_{name}"] = jacobian_figure(jacobian_images, spectra[title],
-                                                           f"{label} (Fig. 5)")
+        jacobian_images, levels = cheung.jacobian_analysis(model, one)
+        # A dict comprehension, not jax.tree.map, which would sort the levels (Fig. 5e's order).
+        spectra[title] = {level: np.asarray(values) for level, values in levels.items()}
+        figures[f"xcov_jacobian_{name}"] = jacobian_figure(
+            np.asarray(jacobian_images), spectra[title], f"{label} (Fig. 5)")
     figures["xcov_style_transfer"] = style_transfer_figure(style_panels)
     figures["xcov_scaled_y"] = scaled_label_figure(scale_panels, scales)
     return figures, spectra
