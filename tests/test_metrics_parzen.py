@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdis.metrics import parzen_log_densities, parzen_log_likelihood, select_parzen_bandwidth
+from jaxdis.metrics import (parzen_evaluation, parzen_log_densities, parzen_log_likelihood,
+                            select_parzen_bandwidth)
 
 
 def parzen_loop(samples, points, sigma):
@@ -50,6 +51,20 @@ def test_bandwidth_is_chosen_on_validation_data():
     assert float(best) == pytest.approx(0.3)
     expected = [parzen_loop(samples, validation, s).mean() for s in [0.01, 0.3, 10.0]]
     np.testing.assert_allclose(log_likelihoods, expected, rtol=1e-4)
+
+
+def test_evaluation_scores_the_test_set_at_the_bandwidth_chosen_on_validation():
+    rng = np.random.default_rng(4)
+    samples = rng.normal(size=(300, 2)).astype(np.float32)
+    validation, test = (rng.normal(size=(n, 2)).astype(np.float32) for n in (100, 80))
+    result = parzen_evaluation(samples, validation, test, (0.01, 0.3, 10.0), tile_size=64)
+    assert result["bandwidth"] == pytest.approx(0.3)
+    expected = [parzen_loop(samples, validation, s).mean() for s in [0.01, 0.3, 10.0]]
+    np.testing.assert_allclose(result["validation_log_likelihood_per_bandwidth"], expected,
+                               rtol=1e-4)
+    log_p = parzen_loop(samples, test, 0.3)
+    assert result["log_likelihood"] == pytest.approx(log_p.mean(), rel=1e-5)
+    assert result["standard_error"] == pytest.approx(log_p.std() / np.sqrt(80), rel=1e-4)
 
 
 def test_vmaps_over_bandwidths_and_jits():

@@ -369,6 +369,18 @@ def _counting_saves(monkeypatch, kill_after=None):
     return positions
 
 
+def test_seed_indices_give_models_the_keys_of_the_seeds_they_name(tmp_path):
+    from jaxdis.runs import RunDir
+
+    paired, _ = _sweep(RunDir(tmp_path / "paired"), seed_indices=[1, 0, 1])
+    plain, _ = _sweep(RunDir(tmp_path / "plain"))
+    for model, seed in enumerate([1, 0, 1]):  # model i trains exactly as seed seed_indices[i]
+        assert _tree_equal(jax.tree.map(lambda leaf: leaf[model], paired.params),
+                           jax.tree.map(lambda leaf: leaf[seed], plain.params))
+    with pytest.raises(ValueError, match="seed_indices: expected 3 ints >= 0"):
+        _sweep(RunDir(tmp_path / "bad"), seed_indices=[0, 1])
+
+
 def test_by_default_a_checkpoint_is_written_at_each_stage_end_not_after_every_epoch(
         tmp_path, monkeypatch):
     from jaxdis.runs import RunDir

@@ -239,3 +239,19 @@ def test_paper_size_face_models_run(name):
     params = model.init(jax.random.key(0), x)
     y_logits, z, x_hat = model.apply(params, x)
     assert x_hat.shape == x.shape and np.all(np.isfinite(x_hat))
+
+
+def test_jacobian_analysis_is_fig5_per_class_from_the_decoder_jacobians():
+    model = cheung.XCovAutoencoder(image_shape=(5, 4), label_sets=(("c", 3),), latent_dim=2,
+                                   encoder_widths=(6,), decoder_widths=(7, 6))
+    params = model.init(jax.random.key(0), jnp.zeros((1, 5, 4)))
+    images, spectra = cheung.jacobian_analysis(model, params)
+    assert images.shape == (3, 2, 5, 4)
+    assert {name: s.shape for name, s in spectra.items()} == {"{y, z}": (3, 5), "h-3": (3, 7),
+                                                             "h-2": (3, 6)}
+    jacobians = cheung.decoder_jacobians(model, params, jax.nn.one_hot(1, 3), jnp.zeros(2))
+    np.testing.assert_allclose(images[1], jacobians[0][0][:, 3:].T.reshape(2, 5, 4), rtol=1e-6)
+    np.testing.assert_allclose(spectra["h-3"][1],
+                               cheung.normalised_singular_values(*jacobians[1]), rtol=1e-6)
+    with pytest.raises(ValueError, match="one label set"):
+        cheung.jacobian_analysis(cheung.conv_deconv_multipie(latent_dim=2), None)

@@ -1,65 +1,17 @@
-"""TFD and Multi-PIE from a user's labelled-images .npz (jaxdis.data.labelled_npz): the objective
-with several label sets, and end-to-end training from the command line on random data of the
-paper's shapes (48x48 faces; 7 expressions; 13 poses and 19 illuminations)."""
+"""TFD and Multi-PIE from a user's labelled-images .npz (jaxdis.data.labelled_npz): end-to-end
+training from the command line on random data of the paper's shapes (48x48 faces; 7 expressions;
+13 poses and 19 illuminations), and the config's errors. The objective with several label sets and
+the file's checks against the model are tested in tests/test_train_xcov.py."""
 
 import json
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from experiments import xcov
 from jaxdis import cli
 from jaxdis.data.labelled_npz import save_labelled_npz
-
-
-def _softmax(logits):
-    e = np.exp(logits - logits.max(1, keepdims=True))
-    return e / e.sum(1, keepdims=True)
-
-
-def test_objective_with_two_label_sets_is_eq3_on_the_joined_softmax():
-    """alpha U + beta (S_pose + S_light) + gamma C([ŷ_pose, ŷ_light], z), written out in NumPy,
-    float64; -1 labels and a zero flag drop an example from that set's S only."""
-    rng = np.random.default_rng(0)
-    n = 12
-    x, x_hat = rng.random((n, 4, 4)), rng.random((n, 4, 4))
-    logits = {"pose": rng.normal(size=(n, 3)), "light": rng.normal(size=(n, 5))}
-    labels = {"pose": rng.integers(0, 3, n), "light": rng.integers(0, 5, n)}
-    labels["light"][[1, 4, 7]] = -1
-    z = rng.normal(size=(n, 2))
-    flags = np.ones(n)
-    flags[5] = 0.0
-    alpha, beta, gamma = 1.5, 10.0, 7.0
-    with jax.enable_x64(True):
-        total, parts = xcov.objective(
-            jnp.asarray(x), jnp.asarray(x_hat), jax.tree.map(jnp.asarray, labels),
-            jax.tree.map(jnp.asarray, logits), jnp.asarray(z), jnp.asarray(flags), alpha, beta, gamma)
-        total, parts = float(total), {k: float(v) for k, v in parts.items()}
-    u = np.mean(np.sum((x - x_hat).reshape(n, -1) ** 2, 1))
-    s = 0.0
-    for name in ("pose", "light"):
-        p = _softmax(logits[name])
-        used = (labels[name] >= 0) & (flags > 0)
-        s += sum(-np.log(p[i, labels[name][i]]) for i in range(n) if used[i]) / n
-    y_hat = np.concatenate([_softmax(logits["light"]), _softmax(logits["pose"])], 1)
-    cov = (y_hat - y_hat.mean(0)).T @ (z - z.mean(0)) / n
-    c = 0.5 * np.sum(cov ** 2)
-    np.testing.assert_allclose(parts["reconstruction"], u, rtol=1e-10)
-    np.testing.assert_allclose(parts["supervised"], s, rtol=1e-10)
-    np.testing.assert_allclose(parts["xcov"], c, rtol=1e-10)
-    np.testing.assert_allclose(total, alpha * u + beta * s + gamma * c, rtol=1e-10)
-
-
-def test_accuracy_counts_labelled_examples_per_set():
-    logits = {"a": jnp.array([[2.0, 0.0], [0.0, 1.0], [3.0, 0.0]]),
-              "b": jnp.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])}
-    labels = {"a": jnp.array([0, 0, -1]), "b": jnp.array([1, 1, 2])}
-    scores = xcov.label_accuracies(logits, labels)
-    np.testing.assert_allclose(scores["accuracy_a"], 0.5)  # the -1 example is not counted
-    np.testing.assert_allclose(scores["accuracy_b"], 2 / 3)
-    np.testing.assert_allclose(scores["accuracy"], (0.5 + 2 / 3) / 2)
+from jaxdis.train import xcov as xt
 
 
 def _faces(path, label_sets, n_train=60, n_val=20, n_test=20, seed=0):
@@ -137,24 +89,6 @@ def _config(npz, **fields):
     return xcov.XCovConfig(npz=str(npz), **fields)
 
 
-@pytest.mark.parametrize("model, label_sets, shape, message", [
-    ("tfd", [("expression", 7)], (32, 32), r"images of shape \(32, 32\); model tfd takes \(48, 48\)"),
-    ("tfd", [("emotion", 7)], (48, 48), r"label sets \['emotion'\]; model tfd needs \['expression'\]"),
-    ("conv_deconv_multipie", [("pose", 13)], (48, 48), "needs \\['illumination', 'pose'\\]"),
-    ("tfd", [("expression", 9)], (48, 48), r"labels_expression .* holds [78]; model tfd has 7 classes"),
-])
-def test_a_file_that_does_not_fit_the_model_is_refused(tmp_path, model, label_sets, shape, message):
-    rng = np.random.default_rng(0)
-    n = 30
-    labels = {name: np.arange(n) % classes for name, classes in label_sets}
-    split = np.array(["train", "validation", "test"] * 10)
-    path = save_labelled_npz(tmp_path / "f.npz", rng.integers(0, 255, (n,) + shape, dtype=np.uint8),
-                             labels, split)
-    config = _config(path, model=model)
-    with pytest.raises(ValueError, match=message):
-        xcov.load_npz_splits(config, xcov.model_of(model))
-
-
 def test_npz_config_errors_name_the_field(tmp_path):
     with pytest.raises(ValueError, match="model: expected one of .* need --set npz=PATH"):
         xcov.check_config(xcov.XCovConfig(model="tfd"))
@@ -166,4 +100,4 @@ def test_npz_config_errors_name_the_field(tmp_path):
     path = save_labelled_npz(tmp_path / "nosplit.npz", np.zeros((4, 48, 48), np.uint8),
                              {"expression": np.zeros(4, int)})
     with pytest.raises(ValueError, match="expected a 'split' array"):
-        xcov.load_npz_splits(_config(path, model="tfd"), xcov.model_of("tfd"))
+        xt.load_npz_splits(str(path), "tfd")

@@ -34,7 +34,36 @@ def test_figures_render(tmp_path):
         "labels": viz.accuracy_vs_labels_plot([100, 600], {"a": [0.8, 0.9],
                                                            "b": np.array([[0.7, 0.72],
                                                                           [0.8, 0.81]])}, 0.95),
+        "curves": viz.validation_curves(rng.random((2, 4)), rng.random((2, 4)) * 40,
+                                        ["gamma=10 seed 0", "gamma=0 seed 0"], [False, True]),
     }
+    for name, fig in figures.items():
+        path = tmp_path / f"{name}.png"
+        fig.savefig(path)
+        assert path.stat().st_size > 1000
+
+
+def test_analysis_and_label_swap_figures_render_from_a_trained_models_parameters(tmp_path):
+    import jax
+    import jax.numpy as jnp
+
+    from jaxdis.nets import cheung
+
+    model = cheung.XCovAutoencoder(image_shape=(6, 6), label_sets=(("c", 3),), latent_dim=2,
+                                   encoder_widths=(8,), decoder_widths=(8, 8))
+    params = {f"gamma={g}": model.init(jax.random.key(g), jnp.zeros((1, 6, 6))) for g in (10, 0)}
+    rng = np.random.default_rng(0)
+    images = rng.random((4, 6, 6)).astype(np.float32)
+    z = {title: rng.normal(0, 0.3, (50, 2)) for title in params}
+    figures, spectra = viz.analysis_figures(model, params, images, z, np.linspace(5, -5, 5),
+                                            caption=", seed 0")
+    assert set(figures) == {"xcov_traversal_gamma10", "xcov_traversal_gamma0",
+                            "xcov_jacobian_gamma10", "xcov_jacobian_gamma0",
+                            "xcov_style_transfer", "xcov_scaled_y"}
+    assert set(spectra) == set(params) and spectra["gamma=0"]["h-3"].shape == (3, 8)
+    assert list(spectra["gamma=0"]) == ["{y, z}", "h-3", "h-2"]  # Fig. 5e's order, not sorted
+    figures.update(viz.label_swap_figures(model, params["gamma=0"], images, "tiny, seed 0"))
+    assert "xcov_npz_swap_c" in figures
     for name, fig in figures.items():
         path = tmp_path / f"{name}.png"
         fig.savefig(path)

@@ -21,6 +21,8 @@ Host functions (scikit-learn or NumPy around compiled scores; call them on array
   ground_truth_scores     a seed sweep's ground-truth verdicts per seed (the scores above)
   seed_distribution       median, quartiles and range over seeds
   sweep_verdicts          a sweep's numbers over seeds, and the seeds each rule counts
+  parzen_evaluation       Table 5's procedure: bandwidth chosen on validation data, the test
+                          log-likelihood and its standard error
 """
 
 from jaxdis.metrics.classifier import DigitClassifier, digit_classifier
@@ -37,6 +39,7 @@ from jaxdis.metrics.code_probes import (
 from jaxdis.metrics.ground_truth import cause_recovery, label_probe, pair_recognition, read_digits
 from jaxdis.metrics.ksg import ksg_mi
 from jaxdis.metrics.parzen import (
+    parzen_evaluation,
     parzen_log_densities,
     parzen_log_likelihood,
     select_parzen_bandwidth,
@@ -65,6 +68,7 @@ __all__ = [
     "pair_recognition",
     "read_digits",
     "ksg_mi",
+    "parzen_evaluation",
     "parzen_log_densities",
     "parzen_log_likelihood",
     "select_parzen_bandwidth",

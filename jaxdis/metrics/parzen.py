@@ -21,6 +21,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jax.scipy.special import logsumexp
 
@@ -68,6 +69,26 @@ def select_parzen_bandwidth(samples, validation, bandwidths, *, tile_size: int =
         bandwidths,
     )
     return bandwidths[jnp.argmax(log_likelihoods)], log_likelihoods
+
+
+def parzen_evaluation(samples, validation, test, bandwidths, *, tile_size: int = 512) -> dict:
+    """Goodfellow et al. (2014)'s procedure in one host call: sigma chosen among ``bandwidths`` on
+    ``validation`` (:func:`select_parzen_bandwidth`), then the mean log-likelihood of ``test``
+    under ``samples`` (nats) and its standard error, std(log p) / sqrt(N).
+
+    Returns:
+      {"bandwidth", "validation_log_likelihood_per_bandwidth" (a list), "log_likelihood",
+      "standard_error"} as Python floats.
+    """
+    samples, validation, test = jnp.asarray(samples), jnp.asarray(validation), jnp.asarray(test)
+    bandwidth, validation_ll = select_parzen_bandwidth(samples, validation, jnp.asarray(bandwidths),
+                                                       tile_size=tile_size)
+    log_p = np.asarray(parzen_log_densities(samples, test, bandwidth, tile_size=tile_size),
+                       np.float64)
+    return {"bandwidth": float(bandwidth),
+            "validation_log_likelihood_per_bandwidth": np.asarray(validation_ll).tolist(),
+            "log_likelihood": float(log_p.mean()),
+            "standard_error": float(log_p.std() / np.sqrt(log_p.size))}
 
 
 @functools.partial(jax.jit, static_argnames=("tile_size",))

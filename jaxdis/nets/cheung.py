@@ -351,6 +351,29 @@ def normalised_singular_values(jacobian: Array, active: Array) -> Array:
     return s / jnp.maximum(s[0], jnp.finfo(s.dtype).tiny)
 
 
+# The decoder levels of Fig. 5e: {ŷ, z} and the two hidden layers after it (h_-3, h_-2 in Fig. 1).
+JACOBIAN_LEVELS = {0: "{y, z}", 1: "h-3", 2: "h-2"}
+
+
+def jacobian_analysis(model: XCovAutoencoder, params) -> tuple[Array, dict[str, Array]]:
+    """Cheung et al. Fig. 5 at z = 0 and ŷ one-hot for each class (one label set): the columns of
+    ∂x̂/∂z as images (classes, latent_dim, *image_shape) (Fig. 5b), and the normalised singular
+    values of the Jacobian at each level of :data:`JACOBIAN_LEVELS`, {name: (classes, units)}
+    (Fig. 5e), from :func:`decoder_jacobians` and :func:`normalised_singular_values`."""
+    if len(model.label_sets) != 1:
+        raise ValueError("jacobian_analysis: defined for one label set (the MNIST models)")
+    classes = model.label_sets[0][1]
+    images, spectra = [], {name: [] for name in JACOBIAN_LEVELS.values()}
+    for c in range(classes):
+        jacobians = decoder_jacobians(model, params, jax.nn.one_hot(c, classes),
+                                      jnp.zeros(model.latent_dim), levels=tuple(JACOBIAN_LEVELS))
+        jacobian_z = jacobians[0][0][:, classes:].T  # (latent, pixels): the z columns of {ŷ, z}
+        images.append(jacobian_z.reshape((model.latent_dim,) + tuple(model.image_shape)))
+        for level, name in JACOBIAN_LEVELS.items():
+            spectra[name].append(normalised_singular_values(*jacobians[level]))
+    return jnp.stack(images), {name: jnp.stack(values) for name, values in spectra.items()}
+
+
 def swap_labels(model: XCovAutoencoder, params, x: Array, label_set: str | None = None) -> Array:
     """Cheung et al. Fig. 6, 8, 9: encode x, keep z (and the other label sets' ŷ), set the chosen
     label set's ŷ to each one-hot class in turn. Returns (batch, classes, *image_shape)."""

@@ -66,7 +66,7 @@ from jaxdis.losses.xcov import decov, xcov
 from jaxdis.metrics.clustering import ami_vs_clusters, cluster_scores
 from jaxdis.nets.forced_apart import fc1_weight_rows, stacked_outputs
 from jaxdis.runs import RunDir
-from jaxdis.train.engine import Program, Stage, seed_keys
+from jaxdis.train.engine import Program, Stage
 from jaxdis.train.optimizers import OptimizerSpec, make_optimizer
 from jaxdis.train.runner import train_sweep
 
@@ -291,9 +291,8 @@ def train_models(program: Program, constants: dict, seed_of_model, settings: For
     Returns ``(nets, dead)``: the stacked parameters of every model's network (its selected
     epoch's with ``select_on_validation``, else its last) and the indices of the models that
     diverged (frozen by the engine)."""
-    keys = seed_keys(settings.seed, max(seed_of_model) + 1)[np.asarray(seed_of_model)]
     states, _ = train_sweep(program, len(seed_of_model), settings.seed, data, probe, run_dir,
-                            desc=desc, constants=constants, keys=keys,
+                            desc=desc, constants=constants, seed_indices=seed_of_model,
                             patience=settings.patience or None)
     params = states.best["params"] if program.select_on is not None else states.params
     return params["net"], np.flatnonzero(~np.asarray(states.alive)).tolist()

@@ -68,21 +68,21 @@ def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, ru
                 *, epochs_per_call: int = 1, save_checkpoints: bool = True, desc: str = "train",
                 hyperparams: dict | None = None, constants=None,
                 checkpoint_seconds: float | None = None, patience: int | None = None,
-                keys=None):
+                seed_indices=None):
     """Trains ``n_seeds`` seeds of ``program`` on ``x`` in ``run_dir``; resumes if it can.
 
     ``hyperparams`` (``{role: {name: (n_seeds,)}}``) and ``constants`` (a pytree of
     ``(n_seeds, ...)`` leaves) give each seed its own optimizer settings and model constants
     (:func:`jaxdis.train.engine.init_states`); both are padded with the last seed's values.
 
+    ``seed_indices`` (optional, ``n_seeds`` ints): model i takes seed ``seed_indices[i]``'s key
+    instead of seed i's, so models that share an index start from the same parameters and see
+    the same minibatches (a paired ablation: one seed, two loss weights in ``constants``).
+
     ``patience`` (a program with ``select_on`` only): training stops once every seed's best epoch
     lies ``patience`` or more epochs behind (checked after each host call, so use
     ``epochs_per_call=1`` for an exact count); the stop is saved as the end of training, so a
     resumed run has nothing left to train. ``states.best`` holds each seed's selected epoch.
-
-    ``keys``: the seeds' raw PRNG keys (n_seeds, 2), for a sweep whose models share seeds (say,
-    every loss of a table starting seed s from the same weights); default: seed i's key is
-    ``fold_in(PRNGKey(seed), i)`` (:func:`jaxdis.train.engine.seed_keys`).
 
     ``checkpoint_seconds``: the least time between two checkpoints within a stage (None:
     :data:`CHECKPOINT_SECONDS`; 0: after every host call); every stage's end is saved.
@@ -96,15 +96,16 @@ def train_sweep(program: engine.Program, n_seeds: int, seed: int, x, probe_x, ru
                          f"patience={patience!r}, select_on={program.select_on!r}")
     mesh = engine.seed_mesh()
     n_padded = engine.padded_seed_count(n_seeds, mesh.devices.size)
+    keys = engine.seed_keys(seed, n_padded)
+    if seed_indices is not None:
+        indices = np.asarray(seed_indices)
+        if indices.shape != (n_seeds,) or indices.dtype.kind not in "iu" or np.any(indices < 0):
+            raise ValueError(f"seed_indices: expected {n_seeds} ints >= 0, one per seed, got "
+                             f"{seed_indices!r}")
+        indices = np.concatenate([indices, np.repeat(indices[-1:], n_padded - n_seeds)])
+        keys = engine.seed_keys(seed, int(indices.max()) + 1)[indices]
     pad = lambda v: jnp.concatenate(  # noqa: E731  (repeats the last seed's row)
         [jnp.asarray(v), jnp.repeat(jnp.asarray(v)[-1:], n_padded - n_seeds, axis=0)])
-    if keys is None:
-        keys = engine.seed_keys(seed, n_padded)
-    elif np.shape(keys) != (n_seeds, 2):
-        raise ValueError(f"keys: expected ({n_seeds}, 2) raw PRNG keys, one per seed, got shape "
-                         f"{np.shape(keys)}")
-    else:
-        keys = pad(keys)
     if hyperparams:
         hyperparams = jax.tree.map(pad, hyperparams)
     if constants is not None:

@@ -1,10 +1,11 @@
 """The figures of Cheung et al. (2015): the z histogram (Fig. 4a), traversal grids (Fig. 4b, c),
 decoder Jacobians and their singular value spectra (Fig. 5), style transfer and y scaling
 (Fig. 6, 7; MNIST analogues), the gamma = 0 ablation side by side, accuracy against the number of
-labelled examples.
+labelled examples, validation curves.
 
 Each function takes NumPy arrays and returns a matplotlib Figure (save it with
-``RunDir.save_figure``). The images come from :mod:`jaxdis.nets.cheung`'s analyses.
+``RunDir.save_figure``). The images come from :mod:`jaxdis.nets.cheung`'s analyses;
+:func:`analysis_figures` runs them on trained models and draws Fig. 4b, c to 7 in one call.
 """
 
 from __future__ import annotations
@@ -146,3 +147,82 @@ def accuracy_vs_labels_plot(counts: Sequence[int], curves: Mapping[str, np.ndarr
     ax.set_ylabel("test accuracy (%)")
     ax.legend(fontsize=8)
     return fig
+
+
+def validation_curves(accuracy, reconstruction, names: Sequence[str],
+                      dashed: Sequence[bool] | None = None):
+    """Validation accuracy (%, left) and reconstruction error U (Cheung et al. eq. 4, right)
+    against the epoch, one line per model: ``accuracy`` and ``reconstruction`` (models, epochs),
+    epoch 1 first; ``names`` label the lines; ``dashed`` marks the lines drawn dashed (an
+    ablation beside the main row)."""
+    accuracy, reconstruction = np.asarray(accuracy), np.asarray(reconstruction)
+    dashed = [False] * len(names) if dashed is None else dashed
+    fig, axes = _figure(1, 2, figsize=(8, 3.2))
+    epochs = np.arange(1, accuracy.shape[1] + 1)
+    for i, (name, is_dashed) in enumerate(zip(names, dashed)):
+        style = "--" if is_dashed else "-"
+        axes[0].plot(epochs, 100 * accuracy[i], style, label=name)
+        axes[1].plot(epochs, reconstruction[i], style)
+    axes[0].set_ylabel("validation accuracy (%)")
+    axes[1].set_ylabel("validation U (eq. 4)")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+    axes[0].legend(fontsize=7)
+    return fig
+
+
+def analysis_figures(model, params: Mapping[str, object], images, z_test: Mapping[str, np.ndarray],
+                     scales, caption: str = ""):
+    """Cheung et al. Fig. 4b, c, 5, 6 and 7 (MNIST analogues) for trained models side by side,
+    from :mod:`jaxdis.nets.cheung`'s analyses.
+
+    ``params`` {title: one model's variables}; ``z_test`` {title: that model's test-set z (N,
+    latent)}: each latent unit is swept over +-2 of its own std (Fig. 4), and the first
+    example's z is kept while y is scaled by ``scales`` (Fig. 7); ``images`` (N, H, W) are the
+    digits of the style transfer (Fig. 6); ``caption`` is added to each model's title ("seed 0").
+
+    Returns ({file name: Figure}: "xcov_traversal_<title>" and "xcov_jacobian_<title>" per
+    model ("=" dropped from the title), "xcov_style_transfer", "xcov_scaled_y"), and
+    {title: the normalised singular values {level: (classes, units)}} of Fig. 5e.
+    """
+    import jax.numpy as jnp
+
+    from jaxdis.nets import cheung
+
+    images, scales = np.asarray(images), np.asarray(scales)
+    figures, spectra, style_panels, scale_panels = {}, {}, {}, {}
+    for title, one in params.items():
+        z, name, label = np.asarray(z_test[title]), title.replace("=", ""), f"{title}{caption}"
+        swapped = cheung.swap_labels(model, one, jnp.asarray(images))
+        style_panels[title] = (images, np.asarray(swapped))
+        scale_panels[title] = np.asarray(cheung.scaled_labels(model, one, jnp.asarray(z[0]),
+                                                              jnp.asarray(scales)))
+        sigma = z.std(axis=0)
+        grids = {f"z{j + 1} swept, σ = {sigma[j]:.3f}": np.asarray(cheung.traversal_grid(
+            model, one, j, float(sigma[j]), steps=9)) for j in range(model.latent_dim)}
+        figures[f"xcov_traversal_{name}"] = fig = traversal_figure(grids)
+        fig.suptitle(f"{label} (Cheung et al. Fig. 4b, c)", fontsize=10)
+        jacobian_images, levels = cheung.jacobian_analysis(model, one)
+        # A dict comprehension, not jax.tree.map, which would sort the levels (Fig. 5e's order).
+        spectra[title] = {level: np.asarray(values) for level, values in levels.items()}
+        figures[f"xcov_jacobian_{name}"] = jacobian_figure(
+            np.asarray(jacobian_images), spectra[title], f"{label} (Fig. 5)")
+    figures["xcov_style_transfer"] = style_transfer_figure(style_panels)
+    figures["xcov_scaled_y"] = scaled_label_figure(scale_panels, scales)
+    return figures, spectra
+
+
+def label_swap_figures(model, params, images, title: str) -> dict:
+    """Cheung et al. Fig. 6, 8 and 9 for a trained model, one figure per label set: each image
+    of ``images`` (N, H, W) decoded with its z (and the other label sets' ŷ) kept and this set's
+    ŷ set to each class in turn. Returns {"xcov_npz_swap_<label set>": Figure}."""
+    import jax.numpy as jnp
+
+    from jaxdis.nets import cheung
+
+    images = np.asarray(images)
+    swapped = {name: np.asarray(cheung.swap_labels(model, params, jnp.asarray(images),
+                                                   label_set=name))
+               for name, _ in model.label_sets}
+    return {f"xcov_npz_swap_{name}": style_transfer_figure(
+        {f"{title}: {name} set to each class": (images, swapped[name])}) for name in swapped}
