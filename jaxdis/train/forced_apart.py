@@ -59,6 +59,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxdis.config import from_fields
 from jaxdis.data.labels import binary_labels
 from jaxdis.losses.forced_apart import (forced_apart_autoencoder, forced_apart_multi,
                                         forced_apart_single)
@@ -136,12 +137,7 @@ class ForcedApartSettings:
     def from_config(cls, config) -> "ForcedApartSettings":
         """The settings held by ``config`` under the same field names, copied by name (a field
         that ``config`` lacks is an error naming it, never a silent default)."""
-        names = [field.name for field in dataclasses.fields(cls)]
-        missing = [name for name in names if not hasattr(config, name)]
-        if missing:
-            raise ValueError(f"config: {type(config).__name__} has no field {', '.join(missing)} "
-                             f"that {cls.__name__} needs")
-        return cls(**{name: getattr(config, name) for name in names})
+        return from_fields(cls, config)
 
 
 # ----------------------------------------------------------------------------- objectives

@@ -43,6 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdis.config import from_fields
 from jaxdis.losses import semi_supervised_objective, xcov
 from jaxdis.nets import cheung
 from jaxdis.train import runner
@@ -97,9 +98,7 @@ class TrainSettings:
         if config.model not in cheung.MODELS:
             raise ValueError(f"model: expected one of {sorted(cheung.MODELS)}, got "
                              f"{config.model!r}")
-        values = {name: getattr(config, name) for name in names - {"model"}}
-        values["model"] = cheung.MODELS[config.model]()
-        return cls(**{**values, **changes})
+        return from_fields(cls, config, **{"model": cheung.MODELS[config.model](), **changes})
 
 
 # ----------------------------------------------------------------------------- the data
