@@ -89,8 +89,9 @@ class DDNConfig(sweep.SweepConfig):
       encoding: "predictors" (the DDN) or "xcov" (ablation 9.1: the XCov penalty in place of the
         predictors).
       xcov_weight: the XCov penalty's weight when encoding="xcov".
-      rmsprop: which reading of section 9.3's "RMSprop ... momentum 0.9": "heavy-ball" (old
-        name "thesis"), "decay", "printed", "tf1" or "lasagne" (jaxdis.train.optimizers).
+      rmsprop: which reading of section 9.3's "RMSprop ... momentum 0.9": "decay" (the default,
+        see jaxdis.train.ddn), "heavy-ball" (old name "thesis"), "printed", "tf1" or "lasagne"
+        (jaxdis.train.optimizers).
       binarize: composites of MNIST digits thresholded at 0.5 (section 8.2's "binary" MNIST).
       code_norm: "none", or "batch": codes standardised over the batch (not the thesis).
     """
@@ -122,7 +123,7 @@ class DDNConfig(sweep.SweepConfig):
     reconstruction_in_stage1: bool = False
     encoding: str = "predictors"   # or "xcov"
     xcov_weight: float = 10.0
-    rmsprop: str = "heavy-ball"  # jaxdis.train.optimizers gives each reading's update formula
+    rmsprop: str = "decay"  # jaxdis.train.optimizers gives each reading's update formula
     binarize: bool = False     # composites of MNIST thresholded at 0.5 (section 8.2's "binary")
     code_norm: str = "none"    # "batch": codes standardised over the batch (not the thesis)
 

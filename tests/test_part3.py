@@ -120,8 +120,8 @@ def test_the_report_is_redrawn_from_the_rows_folders(tmp_path):
 def test_the_reading_rows_are_one_field_from_the_thesis_row_and_not_run_by_default():
     assert len(set(part3.ALL_NAMES)) == len(part3.ALL_NAMES)
     assert not set(part3.Part3Config().settings) & {s.name for s in part3.READINGS}
-    thesis = {s.dataset: part3.setting_config(s, part3.Part3Config())[1]
-              for s in part3.SETTINGS if s.experiment == "ddn" and s.overrides == ()}
+    thesis = {s.dataset: part3.setting_config(s, part3.Part3Config())[1] for s in part3.SETTINGS
+              if s.experiment == "ddn" and s.overrides == (part3.HEAVY_BALL,)}
     for setting in part3.READINGS:
         assert setting.ablation  # reported as not the thesis's rows
         _, config = part3.setting_config(setting, part3.Part3Config())

@@ -239,7 +239,7 @@ def test_the_ddn_command_line_sets_the_rmsprop_reading_binarize_and_code_norm():
     config = apply_overrides(ddn_experiment.make_config("additive"),
                              ["rmsprop=decay", "binarize=true", "code_norm=batch"])
     assert (config.rmsprop, config.binarize, config.code_norm) == ("decay", True, "batch")
-    assert ddn_experiment.make_config("simple").rmsprop == "heavy-ball"  # the default, for now
+    assert ddn_experiment.make_config("simple").rmsprop == "decay"  # the default
     assert apply_overrides(config, ["rmsprop=thesis"]).rmsprop == "thesis"  # the old name works
 
 

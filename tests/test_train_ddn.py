@@ -117,11 +117,12 @@ def test_summing_the_encoders_losses_would_give_another_gradient():
 
 
 def test_one_engine_step_applies_section_9_3_rmsprop_to_the_routed_gradients():
+    """The default reading, ``decay``: RMSprop with decay 0.9, eq. 7.4's eps, no momentum term."""
     state, new, _ = _step("encoders")
     grads = jax.jit(_own_grads, static_argnums=(1, 2))(state.params, "encoders", None)
     for name, grad in grads.items():
         role = ROLE_OF_NETWORK[name]
-        tx = optax.rmsprop(LR[role], decay=0.9, eps=1e-8, eps_in_sqrt=False, momentum=0.9)
+        tx = optax.rmsprop(LR[role], decay=0.9, eps=1e-8, eps_in_sqrt=False)
         want = optax.apply_updates(state.params[role][name], tx.update(grad, tx.init(grad))[0])
         _assert_close(new.params[role][name], want)
 
@@ -151,12 +152,15 @@ def test_alpha_ramps_linearly_over_the_end_to_end_stage():
 
 def test_section_9_3_optimizers_encoders_ten_times_slower():
     state = init_ddn(jax.random.PRNGKey(0), ARCH)
-    opt_state = ddn.ddn_optimizer(ddn.DDNSchedule()).init(state)
-    lr = {r: float(opt_state.inner_states[r].inner_state.hyperparams["learning_rate"])
-          for r in ("encoders", "predictors", "decoders")}
-    momentum = [float(opt_state.inner_states[r].inner_state.hyperparams["momentum"]) for r in lr]
-    assert lr == pytest.approx({"encoders": 1e-4, "predictors": 1e-3, "decoders": 1e-3})
-    np.testing.assert_allclose(momentum, 0.9, rtol=1e-6)
+    for reading, want_momentum in (("decay", 0.0), ("heavy-ball", 0.9)):
+        opt_state = ddn.ddn_optimizer(ddn.DDNSchedule(rmsprop=reading)).init(state)
+        hyperparams = {r: opt_state.inner_states[r].inner_state.hyperparams
+                       for r in ("encoders", "predictors", "decoders")}
+        lr = {r: float(h["learning_rate"]) for r, h in hyperparams.items()}
+        momentum = [float(h["momentum"]) for h in hyperparams.values()]
+        assert lr == pytest.approx({"encoders": 1e-4, "predictors": 1e-3, "decoders": 1e-3})
+        np.testing.assert_allclose(momentum, want_momentum, rtol=1e-6)
+    assert ddn.DDNSchedule().rmsprop == "decay"  # the default (see jaxdis.train.ddn)
     assert thesis_rmsprop(1e-3).eps_in_sqrt is False
 
 
