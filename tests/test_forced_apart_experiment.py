@@ -50,9 +50,11 @@ def test_jaxdis_run_forced_apart_end_to_end(tmp_path):
                    "--set", "losses=baseline,multi", "--set", "mlp_hidden=16",
                    "--set", "sweep_margins=0.1,1.0", "--set", "sweep_loss=multi",
                    "--set", "cluster_counts=2,4", "--set", "kmeans_seeds=1",
-                   "--set", "batch_size=64"])
+                   "--set", "batch_size=64", "--set", "select_on_validation=true"])
     assert status == 0
     summary = json.loads((tmp_path / "forced_apart_mnist_mlp.json").read_text())
+    assert summary["epochs_trained"] == 1
+    assert summary["selected_epochs"] == {"baseline": [1, 1], "multi": [1, 1]}
     for loss in ("baseline", "multi"):
         for split in ("validation", "test"):
             entry = summary["table"][loss][split]

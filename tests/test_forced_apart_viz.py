@@ -105,6 +105,9 @@ def test_run_markdown_lays_out_one_runs_tables(tmp_path):
     summary["config"].update(select_on_validation=True, patience=4)
     assert "stopped once no model improved for 4 epochs" in "\n".join(
         viz.run_markdown(summary, "c", paper, {}, NAMES))
+    summary.update(epochs_trained=2, selected_epochs={"baseline": [1, 2], "multi": [2, 2]})
+    assert ("- trained 2 of at most 3 epochs; selected epochs (1 = first): Baseline [1, 2]; "
+            "L_multi [2, 2]") in viz.run_markdown(summary, "c", paper, {}, NAMES)
 
 
 def test_autoencoder_markdown_says_whether_rows_differ_beyond_the_seed_noise():

@@ -40,13 +40,14 @@ error), and ``patience`` stops a table once no model has improved for that many 
 the end of training, so a resumed run does not train on).
 
 The paper's MLP rows on all 50,000 training images, 3 seeds x the 5 losses in one vmapped program,
-for 30 epochs (the paper gives none; 30 is ours) or until the validation accuracy stops improving
-for 5 epochs, are one command per dataset::
+trained until no model's validation accuracy has improved for 5 epochs (at most 100: the paper
+gives no epoch count) without the margin sweep, are one command per dataset::
 
     jaxdis run forced-apart --dataset mnist --set model=mlp --set train_size=0 --set eval_size=0 \\
-        --set epochs=30 --set select_on_validation=true --set patience=5
+        --set epochs=100 --set select_on_validation=true --set patience=5 --set sweep_loss=
     jaxdis run forced-apart --dataset fashion-mnist --set model=mlp --set train_size=0 \\
-        --set eval_size=0 --set epochs=30 --set select_on_validation=true --set patience=5
+        --set eval_size=0 --set epochs=100 --set select_on_validation=true --set patience=5 \\
+        --set sweep_loss=
 """
 
 from __future__ import annotations

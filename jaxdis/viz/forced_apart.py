@@ -285,6 +285,11 @@ def run_markdown(summary: Mapping, command: str, paper: Mapping[str, Mapping[str
         lines.append("- model selection: each model's epoch of best validation probe score"
                      + (f", stopped once no model improved for {config['patience']} epochs"
                         if config.get("patience") else ""))
+        if "selected_epochs" in summary:  # runs from before these keys have neither
+            lines.append(f"- trained {summary['epochs_trained']} of at most {config['epochs']} "
+                         "epochs; selected epochs (1 = first): " + "; ".join(
+                             f"{names[loss]} {epochs}"
+                             for loss, epochs in summary["selected_epochs"].items()))
     lines.append("")
     if summary.get("dead_models"):
         lines += [f"- diverged (frozen) models: {summary['dead_models']}", ""]
