@@ -1,5 +1,7 @@
-"""Shared fixtures.
+"""Shared fixtures and helpers.
 
+``relative_error``: the one measure the tests compare a fast path with its slow twin by.
+``write_idx``, ``counts``: IDX test files and label counts, for the data tests.
 ``mnist``: where the tests that need MNIST's full IDX files find them, as README.md says: the
 folder in ``JAXDIS_DATA_DIR`` (holding the four files directly or in ``mnist/``), else
 ``../shared/data`` beside the checkout (the development machines' copy). Tests that use it skip
@@ -7,14 +9,40 @@ when neither holds MNIST.
 """
 
 import dataclasses
+import gzip
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
              "t10k-labels-idx1-ubyte")
+
+
+def relative_error(actual, expected) -> float:
+    """max |actual - expected| / max |expected|, in float64 (``expected`` all zero: divided by
+    1e-300, so any difference fails). Tests import it with ``from conftest import
+    relative_error``."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    return float(np.max(np.abs(actual - expected)) / max(np.max(np.abs(expected)), 1e-300))
+
+
+def write_idx(path, array, gz=False):
+    """A plain reference IDX writer (big-endian header and data), to make test files."""
+    codes = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C, np.float32: 0x0D,
+             np.float64: 0x0E}
+    array = np.asarray(array)
+    header = bytes([0, 0, codes[array.dtype.type], array.ndim])
+    header += b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    raw = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+    Path(path).write_bytes(gzip.compress(raw) if gz else raw)
+    return raw
+
+
+def counts(labels):
+    return np.bincount(labels, minlength=10).tolist()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,6 +11,8 @@ from jaxdis.energy import exact
 from jaxdis.energy.broadnet import BroadnetParams
 from jaxdis.energy.grbm import GRBMParams
 
+from conftest import relative_error
+
 
 def random_model(seed, num_a, num_b, num_visible, scale=0.5):
     rng = np.random.default_rng(seed)
@@ -81,11 +83,6 @@ def numpy_gradient_eq_4_9(params, x, sigma):
     return BroadnetParams(gW, gV, ga, gb)
 
 
-def rel_err(got, want):
-    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
-    return np.max(np.abs(got - want)) / max(np.max(np.abs(want)), 1e-12)
-
-
 # ----- the tests -----
 
 @pytest.mark.parametrize("num_a,num_b", [(1, 1), (3, 2), (2, 5), (6, 6)])
@@ -94,15 +91,15 @@ def test_fast_path_matches_brute_force_and_float64_numpy(num_a, num_b):
     want_log_z = numpy_tables(params, x, sigma)[-1]
     want = numpy_log_evidence(params, x, sigma)
     for method in exact.METHODS:
-        assert rel_err(exact.log_partition(params, sigma, method), want_log_z) < 1e-5, method
-        assert rel_err(exact.log_evidence(params, x, sigma, method), want) < 1e-5, method
+        assert relative_error(exact.log_partition(params, sigma, method), want_log_z) < 1e-5, method
+        assert relative_error(exact.log_evidence(params, x, sigma, method), want) < 1e-5, method
 
 
 def test_ten_units_per_cause_fast_equals_brute_force():
     params, x, sigma = random_model(7, 10, 10, 4, scale=0.3), random_data(2, 3, 4), 1.0
     fast = exact.log_evidence(params, x, sigma, "fast")
     brute = exact.log_evidence(params, x, sigma, "brute")
-    assert rel_err(fast, brute) < 1e-5
+    assert relative_error(fast, brute) < 1e-5
 
 
 def test_ten_units_per_cause_mnist_sized_gradient_runs_fast_and_is_finite():
@@ -118,7 +115,7 @@ def test_enumerating_the_bigger_cause_gives_the_same_evidence():
     # The fast path enumerates the smaller cause; swapping the causes must not change p(x).
     params, x = random_model(5, 2, 4, 6), random_data(3, 5, 6)
     swapped = BroadnetParams(params.V, params.W, params.b, params.a)
-    assert rel_err(exact.log_evidence(params, x, 0.7), exact.log_evidence(swapped, x, 0.7)) < 1e-6
+    assert relative_error(exact.log_evidence(params, x, 0.7), exact.log_evidence(swapped, x, 0.7)) < 1e-6
 
 
 @pytest.mark.parametrize("method", exact.METHODS)
@@ -126,7 +123,7 @@ def test_small_chunks_stream_to_the_same_answer(method):
     params, x = random_model(9, 4, 3, 5), random_data(4, 3, 5)
     whole = exact.log_evidence(params, x, 1.0, method, chunk_size=2**10)
     streamed = exact.log_evidence(params, x, 1.0, method, chunk_size=2)
-    assert rel_err(streamed, whole) < 1e-6
+    assert relative_error(streamed, whole) < 1e-6
 
 
 def test_one_visible_model_density_integrates_to_one():
@@ -144,7 +141,7 @@ def test_exact_gradient_is_eq_4_9():
     for method in exact.METHODS:
         got = jax.grad(exact.mean_log_evidence)(params, x, sigma, method)
         for name, g, w in zip(BroadnetParams._fields, got, want):
-            assert rel_err(g, w) < 1e-4, (method, name)
+            assert relative_error(g, w) < 1e-4, (method, name)
 
 
 def test_gradient_through_small_chunks_is_the_same():
@@ -152,7 +149,7 @@ def test_gradient_through_small_chunks_is_the_same():
     whole = jax.grad(exact.mean_log_evidence)(params, x, 1.0, "fast", 2**10)
     streamed = jax.grad(exact.mean_log_evidence)(params, x, 1.0, "fast", 2)
     for g, w in zip(streamed, whole):
-        assert rel_err(g, w) < 1e-5
+        assert relative_error(g, w) < 1e-5
 
 
 def test_posterior_table_matches_numpy_and_is_normalised():
@@ -180,7 +177,7 @@ def test_grbm_log_evidence_matches_numpy():
                        + np.sum((h @ W) ** 2) / (2 * sigma**2) + h @ b for h in hs] for vn in vv])
     marg = np.array([np.sum((h @ W) ** 2) / (2 * sigma**2) + h @ b for h in hs])
     want = logsumexp(joint, 1) - 1.5 * np.log(2 * np.pi * sigma**2) - logsumexp(marg)
-    assert rel_err(exact.grbm_log_evidence(params, v, sigma), want) < 1e-5
+    assert relative_error(exact.grbm_log_evidence(params, v, sigma), want) < 1e-5
     np.testing.assert_allclose(np.exp(exact.cause_log_marginal(params, sigma)),
                                np.exp(marg - logsumexp(marg)), atol=1e-6)
 
@@ -191,7 +188,7 @@ def test_works_under_jit_and_vmap_over_models():
     x = random_data(9, 5, 4)
     batched = jax.jit(jax.vmap(lambda p: exact.log_evidence(p, x, 1.0)))(stacked)
     for i, p in enumerate(models):
-        assert rel_err(batched[i], exact.log_evidence(p, x, 1.0)) < 1e-6
+        assert relative_error(batched[i], exact.log_evidence(p, x, 1.0)) < 1e-6
 
 
 def test_bad_input_is_named():

@@ -11,6 +11,8 @@ from scipy.special import digamma
 
 from jaxdis.metrics import ksg_mi
 
+from conftest import relative_error
+
 
 def standardized(values):
     """Each column divided by its standard deviation (ddof 0), constant columns left alone."""
@@ -191,10 +193,6 @@ def test_memory_is_bounded_by_tiles_not_n_squared():
     spec = jax.ShapeDtypeStruct((100_000, 10), jnp.float32)
     compiled = jax.jit(lambda x, y: ksg_mi(x, y, tile_size=1024)).lower(spec, spec).compile()
     assert compiled.memory_analysis().temp_size_in_bytes < 64e6
-
-
-def relative_error(estimate, expected):
-    return abs(float(estimate) - expected) / abs(expected)
 
 
 def test_standardizing_makes_the_estimate_scale_invariant():

@@ -1,4 +1,5 @@
-"""jaxdis.data loaders: IDX files, MNIST / Fashion-MNIST sources and splits, digits, label maps."""
+"""jaxdis.data.mnist: MNIST and Fashion-MNIST from a folder, Debian, tensorflow-datasets or the
+shipped sample; their splits, errors and `jaxdis data info`."""
 
 import gzip
 import importlib.machinery
@@ -15,6 +16,8 @@ import pytest
 from jaxdis import data
 from jaxdis.data import mnist as mnist_module
 
+from conftest import counts, write_idx
+
 REPO = Path(__file__).resolve().parents[1]
 # The published MNIST label counts (digits 0..9), as /work/shared/data/README.md lists them.
 MNIST_TRAIN_FILE_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -24,22 +27,6 @@ MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 needs_fashion = pytest.mark.skipif(
     not mnist_module.DEBIAN_FASHION_MNIST_DIR.is_dir(),
     reason="Debian's dataset-fashion-mnist is not installed")
-
-
-def write_idx(path, array, gz=False):
-    """A plain reference IDX writer (big-endian header and data), to make test files."""
-    codes = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C, np.float32: 0x0D,
-             np.float64: 0x0E}
-    array = np.asarray(array)
-    header = bytes([0, 0, codes[array.dtype.type], array.ndim])
-    header += b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    raw = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
-    Path(path).write_bytes(gzip.compress(raw) if gz else raw)
-    return raw
-
-
-def counts(labels):
-    return np.bincount(labels, minlength=10).tolist()
 
 
 @pytest.fixture
@@ -53,68 +40,6 @@ def no_tfds(monkeypatch):
 def only_sample(monkeypatch, no_tfds):
     monkeypatch.delenv("JAXDIS_DATA_DIR", raising=False)
     monkeypatch.setattr(mnist_module, "_sample_warned", False)
-
-
-# --------------------------------------------------------------------------- the IDX reader
-
-
-@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
-@pytest.mark.parametrize("gz", [False, True])
-def test_read_idx_returns_what_was_written_for_every_dtype(tmp_path, dtype, gz):
-    array = (np.arange(2 * 3 * 4) - 7).reshape(2, 3, 4).astype(dtype)
-    if dtype == np.uint8:
-        array = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
-    write_idx(tmp_path / "a.idx", array, gz=gz)
-    read = data.read_idx(tmp_path / "a.idx")
-    assert read.shape == array.shape and read.dtype == np.dtype(dtype)
-    np.testing.assert_array_equal(read, array)
-    read[0, 0, 0] = 1  # a fresh, writable array
-
-
-def test_read_idx_rejects_a_truncated_file_naming_it(tmp_path):
-    raw = write_idx(tmp_path / "full", np.zeros((10, 28, 28), np.uint8))
-    path = tmp_path / "train-images-idx3-ubyte"
-    path.write_bytes(raw[:-100])
-    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte: truncated IDX data.*7840"):
-        data.read_idx(path)
-    path.write_bytes(raw[:10])  # cut inside the header's dimensions
-    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte: truncated IDX header"):
-        data.read_idx(path)
-
-
-def test_read_idx_rejects_a_truncated_gzip_naming_it(tmp_path):
-    write_idx(tmp_path / "x.gz", np.zeros((100, 28, 28), np.uint8), gz=True)
-    compressed = (tmp_path / "x.gz").read_bytes()
-    (tmp_path / "cut.gz").write_bytes(compressed[: len(compressed) // 2])
-    with pytest.raises(ValueError, match=r"cut\.gz: corrupt or truncated gzip"):
-        data.read_idx(tmp_path / "cut.gz")
-
-
-def test_read_idx_rejects_a_foreign_file(tmp_path):
-    foreign = tmp_path / "picture.png"
-    foreign.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
-    with pytest.raises(ValueError, match=r"picture\.png: not an IDX file: magic number starts "
-                                         r"with 8950, expected 0000"):
-        data.read_idx(foreign)
-    unknown_code = tmp_path / "code"
-    unknown_code.write_bytes(bytes([0, 0, 0x07, 1]) + (3).to_bytes(4, "big") + bytes(3))
-    with pytest.raises(ValueError, match=r"code: unknown IDX dtype code 0x07"):
-        data.read_idx(unknown_code)
-    (tmp_path / "tiny").write_bytes(b"\x00\x00")
-    with pytest.raises(ValueError, match=r"tiny: not an IDX file"):
-        data.read_idx(tmp_path / "tiny")
-
-
-def test_read_idx_rejects_trailing_bytes(tmp_path):
-    raw = write_idx(tmp_path / "ok", np.zeros((5,), np.uint8))
-    (tmp_path / "long").write_bytes(raw + b"\x00\x00")
-    with pytest.raises(ValueError, match=r"long: 2 unexpected trailing bytes"):
-        data.read_idx(tmp_path / "long")
-
-
-def test_read_idx_missing_file_is_file_not_found(tmp_path):
-    with pytest.raises(FileNotFoundError):
-        data.read_idx(tmp_path / "absent")
 
 
 # --------------------------------------------------------------------------- real MNIST
@@ -374,45 +299,6 @@ def test_tfds_without_prepared_data_falls_through_when_download_is_off(monkeypat
         data.load_fashion_mnist("test", download=True)  # asked to download: its failure shows
 
 
-# --------------------------------------------------------------------------- small data, labels
-
-
-def test_digits_8x8_are_sklearns_digits_scaled_to_unit_range():
-    from sklearn.datasets import load_digits
-
-    images, labels = data.load_digits_8x8()
-    reference = load_digits()
-    assert images.shape == (1797, 8, 8) and images.dtype == np.float32
-    assert labels.dtype == np.int32 and counts(labels) == np.bincount(reference.target).tolist()
-    assert images.min() == 0.0 and images.max() == 1.0
-    np.testing.assert_allclose(images, reference.images / 16.0, rtol=0, atol=1e-7)
-
-
-def test_binary_labels_default_is_0_to_4_versus_5_to_9():
-    labels = np.arange(10).repeat(2)
-    binary = data.binary_labels(labels)
-    assert binary.dtype == np.int32
-    assert binary.tolist() == [0] * 10 + [1] * 10
-    assert labels.tolist() == np.arange(10).repeat(2).tolist()  # the original is kept
-
-
-def test_binary_labels_custom_groups_and_any_shape():
-    labels = np.array([[0, 1], [2, 0]])
-    binary = data.binary_labels(labels, groups=((1, 2), (0,)))
-    assert binary.tolist() == [[1, 0], [0, 1]]
-
-
-@pytest.mark.parametrize("labels, groups, message", [
-    ([0, 1, 10], ((0, 1, 2, 3, 4), (5, 6, 7, 8, 9)), r"labels \[10\] are in no group"),
-    ([0, 1], ((0, 1), (1, 2)), r"groups overlap: label 1"),
-    ([0.0, 1.0], ((0,), (1,)), r"labels must be integers"),
-    ([0, 1], ((0, 1),), r"at least two groups"),
-])
-def test_binary_labels_errors(labels, groups, message):
-    with pytest.raises(ValueError, match=message):
-        data.binary_labels(np.array(labels), groups=groups)
-
-
 # --------------------------------------------------------------------------- `jaxdis data info`
 
 
@@ -441,35 +327,6 @@ def _statuses(row):
 @pytest.fixture(scope="module")
 def mnist_like(tmp_path_factory):
     return lecun_folder(tmp_path_factory.mktemp("data") / "mnist-files")
-
-
-def test_inspect_idx_tells_valid_truncated_corrupt_and_foreign_files(tmp_path):
-    raw = write_idx(tmp_path / "valid", np.zeros((20, 28, 28), np.uint8))
-    write_idx(tmp_path / "valid.gz", np.zeros((20, 28, 28), np.uint8), gz=True)
-    (tmp_path / "short").write_bytes(raw[:-28])
-    (tmp_path / "short-header").write_bytes(raw[:9])
-    compressed = gzip.compress(raw)
-    (tmp_path / "cut.gz").write_bytes(compressed[: len(compressed) // 2])
-    damaged = bytearray(compressed)
-    damaged[len(damaged) // 2] ^= 0xFF
-    (tmp_path / "damaged.gz").write_bytes(bytes(damaged))
-    (tmp_path / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
-    (tmp_path / "long").write_bytes(raw + b"\x00")
-
-    def status(name):
-        return data.inspect_idx(tmp_path / name)
-
-    assert status("valid") == {"status": "valid", "detail": "20 x 28 x 28 uint8",
-                               "dtype": "uint8", "shape": (20, 28, 28)}
-    assert status("valid.gz")["status"] == "valid"
-    assert status("short")["status"] == "truncated"
-    assert status("short")["detail"] == "20 x 28 x 28 uint8 needs 15680 data bytes, it has 15652"
-    assert status("short-header")["status"] == "truncated"
-    assert status("cut.gz")["status"] == "truncated" and "cut short" in status("cut.gz")["detail"]
-    assert status("damaged.gz")["status"] in ("corrupt", "truncated")
-    assert status("picture.png") == {"status": "foreign", "dtype": None, "shape": None,
-                                     "detail": "not an IDX file (it starts with 89504e47)"}
-    assert status("long")["status"] == "foreign" and "1 bytes after" in status("long")["detail"]
 
 
 def test_data_info_calls_a_folder_of_valid_mnist_files_mnist_and_not_fashion_mnist(mnist_like):

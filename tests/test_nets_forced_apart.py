@@ -8,6 +8,8 @@ import pytest
 
 from jaxdis.nets import forced_apart as nets
 
+from conftest import relative_error
+
 KEY = jax.random.key(0)
 
 
@@ -100,11 +102,6 @@ def test_bad_inputs_name_the_argument():
         nets.cifar_cnn(0.0)
 
 
-def _relative_error(fast, slow):
-    fast, slow = np.asarray(fast, np.float64), np.asarray(slow, np.float64)
-    return np.linalg.norm(fast - slow) / np.linalg.norm(slow)
-
-
 @pytest.mark.parametrize("size", [1, 3, 5])
 def test_shifted_conv_equals_flax_conv(size):
     x = jax.random.normal(KEY, (2, 7, 6, 3))
@@ -112,7 +109,7 @@ def test_shifted_conv_equals_flax_conv(size):
     params = slow.init(KEY, x)
     assert jax.tree.map(jnp.shape, fast.init(KEY, x)) == jax.tree.map(jnp.shape, params)
     params = jax.tree.map(lambda p: p + 0.1, params)  # a non-zero bias
-    assert _relative_error(fast.apply(params, x), slow.apply(params, x)) < 1e-6
+    assert relative_error(fast.apply(params, x), slow.apply(params, x)) < 1e-6
     with pytest.raises(ValueError, match="kernel_size"):
         nets.ShiftedConv(4, 2).init(KEY, x)
 
@@ -141,9 +138,9 @@ def test_shifted_cnn_equals_lax_cnn_in_values_and_gradients_under_vmap():
         return jax.jit(jax.vmap(jax.value_and_grad(one)))
 
     (value_fast, grad_fast), (value_slow, grad_slow) = loss(fast)(params), loss(slow)(params)
-    assert _relative_error(value_fast, value_slow) < 1e-5
+    assert relative_error(value_fast, value_slow) < 1e-5
     for leaf_fast, leaf_slow in zip(jax.tree.leaves(grad_fast), jax.tree.leaves(grad_slow)):
-        assert _relative_error(leaf_fast, leaf_slow) < 1e-4
+        assert relative_error(leaf_fast, leaf_slow) < 1e-4
     with pytest.raises(ValueError, match="conv"):
         nets.grey28_cnn(0.125, conv="fft").init(KEY, x)
 
