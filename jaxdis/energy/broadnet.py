@@ -23,7 +23,7 @@ a product of sigmoids (thesis eq. 3.12, whose garbled residual we read as x - ph
     p(h_a,j = 1 | x, h_b) = sigmoid(W_j . (x - phi_b) / sigma^2 + a_j)
     p(h_b,k = 1 | x, h_a) = sigmoid(V_k . (x - phi_a) / sigma^2 + b_k).
 
-With the thesis's sigma * phi mean (eq. 3.5) one gets the same model with W/sigma in place of W.
+With the sigma * phi mean of thesis eq. 3.5 one gets the same model with W/sigma in place of W.
 """
 
 from __future__ import annotations
