@@ -8,8 +8,9 @@ hyperparameter): the likelihood is Gaussian around the sum of the causes (thesis
 
     p(x | h_a, h_b) = N(phi_a + phi_b, sigma^2 I),
 
-and each cause's marginal is a GRBM's, p(h_a) ∝ exp(||phi_a||^2 / (2 sigma^2) + a.h_a) (thesis
-eq. 3.7). The log unnormalised joint J (thesis eq. 3.8, 4.1, which are written at sigma = 1) is
+and each cause's marginal is a GRBM's, p(h_a) ∝ exp(||phi_a||^2 / (2 sigma^2) + a.h_a)
+(thesis eq. 3.7). The log unnormalised joint J (thesis eq. 3.8, 4.1, which are written at
+sigma = 1) is
 
     J(x, h_a, h_b) = -||x - phi_a - phi_b||^2 / (2 sigma^2)
                      + ||phi_a||^2 / (2 sigma^2) + ||phi_b||^2 / (2 sigma^2) + a.h_a + b.h_b

@@ -1,7 +1,7 @@
 """The Kraskov-Stoegbauer-Grassberger (KSG) estimate of mutual information, exact and tiled.
 
-The thesis measures disentangling by the mutual information between the two codes (thesis
-eq. 6.2 and section 8.2), estimated with the first estimator of Kraskov, Stoegbauer and
+The thesis measures disentangling by the mutual information between the two codes
+(thesis eq. 6.2 and section 8.2), estimated with the first estimator of Kraskov, Stoegbauer and
 Grassberger (Kraskov et al. (2004) eq. 8):
 
     I(X; Y) = psi(k) + psi(N) - < psi(n_x(i) + 1) + psi(n_y(i) + 1) >_i

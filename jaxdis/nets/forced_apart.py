@@ -10,8 +10,8 @@ decision. Each ``__call__`` returns ``(logit, fc1)``:
   and XCov act on, and what is clustered.
 
 FC1's weights, on which L_single acts (Forced Apart eq. 5, 6), are :func:`fc1_weight_rows` of the
-parameters: one row per FC1 unit (Flax stores the kernel as (inputs, units), so the rows of Forced
-Apart eq. 6, "the rows of the weight matrix W_FC1 ... leading to different patterns of
+parameters: one row per FC1 unit (Flax stores the kernel as (inputs, units), so the rows of
+Forced Apart eq. 6, "the rows of the weight matrix W_FC1 ... leading to different patterns of
 activations", are the columns of the kernel: each unit's incoming weights).
 
 Models:
@@ -269,8 +269,8 @@ class MLPClassifier(nn.Module):
 
 
 def fc1_weight_rows(params) -> jax.Array:
-    """FC1's weight matrix with one row per FC1 unit, (fc1_units, inputs): the W of Forced Apart
-    eq. 6, whose rows L_single pushes apart. Works for every model of this module."""
+    """FC1's weight matrix with one row per FC1 unit, (fc1_units, inputs): the W of
+    Forced Apart eq. 6, whose rows L_single pushes apart. Works for every model of this module."""
     params = params.get("params", params)
     fc1 = params["head"]["fc1"] if "head" in params else params["fc1"]
     return fc1["kernel"].T
