@@ -8,10 +8,9 @@ Three stages, each one :class:`~jaxdis.train.engine.Stage`:
 
        f_a:  l^E_a = z_a . q_ba(z_b)          (thesis eq. 9.6)
        f_b:  l^E_b = z_b . q_ab(z_a)
-       q_ba: l^P_ba = |q_ba(z_b) - z_a|^2     (thesis eq. 9.5; the PDF's eq. 9.7 of the thesis
-       q_ab: l^P_ab = |q_ab(z_a) - z_b|^2      swaps the subscripts of the predictors' lines; each
-                                               predictor obviously trains on the error of its own
-                                               prediction)
+       q_ba: l^P_ba = |q_ba(z_b) - z_a|^2     (thesis eq. 9.5; thesis eq. 9.7 as printed swaps the
+       q_ab: l^P_ab = |q_ab(z_a) - z_b|^2      subscripts of the predictors' lines; each predictor
+                                               obviously trains on the error of its own prediction)
 
    A sum such as l^E_a + l^E_b would be wrong for f_a: l^E_b depends on f_a through q_ab(z_a).
 2. "decoders" (Alg. 5, stage 2): g_a, g_b, g_ab learn to reconstruct x from z_a, z_b and both
