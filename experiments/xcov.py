@@ -71,9 +71,9 @@ class XCovConfig:
       seed: the PRNG seed.
       epochs: training epochs (the paper states none).
       batch_size: examples per minibatch (section 2.3: "mini-batches of N = 50").
-      alpha: eq. 3's weight of the reconstruction cost U.
-      beta: eq. 3's weight of the supervised cost S.
-      gamma: eq. 3's weight of the XCov penalty C.
+      alpha: Cheung et al. eq. 3's weight of the reconstruction cost U.
+      beta: Cheung et al. eq. 3's weight of the supervised cost S.
+      gamma: Cheung et al. eq. 3's weight of the XCov penalty C.
       ablation_gammas: gammas trained beside gamma in the table2 study; empty: none.
       selection: Table 2's model selection criterion on validation: "reconstruction", "accuracy".
       patience: end a phase once no model's validation score improved for this many epochs; 0: off.
