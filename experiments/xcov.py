@@ -17,8 +17,8 @@ A user's own labelled images (TFD, Multi-PIE: licensed, not shipped; the
 48x48, ``labels_expression``; ``conv_deconv_multipie``: ``labels_pose``, ``labels_illumination``):
 ``jaxdis run xcov --set model=tfd --set npz=tfd.npz --set gamma=1000`` (Table 3's weights).
 
-Scale. The default is reduced to finish in about ten minutes on a loaded 2-core CPU (see
-``experiments/results/xcov.md`` for what was run). The paper's scale, on a GPU::
+Scale. The default is reduced for a loaded 2-core CPU (what was run, and its time on our CPU:
+``experiments/results/xcov.md``). The paper's scale, on a GPU::
 
     jaxdis run xcov --seeds 5 --set epochs=100 --set labels_epochs=100 \\
         --set parzen_samples=10000 --set parzen_test=10000
