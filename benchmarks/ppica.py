@@ -1,9 +1,9 @@
 """Benchmark: the proposal schemes of jaxdis.ica.anneal (thesis Alg. 4) on the same ICA sources.
 
 FastICA (--sources components) on --images upright 0/1/2 + rotated 3/4/5 MNIST composites; the
-Kraskov cost of eq. 6.2 on the first --mi-samples rows. Four ways to anneal, each for the same
-number of cost evaluations (--sweeps sweeps of C single flips, so both proposal schemes cool alike
-per evaluation), the same chain key and the same starting mask:
+Kraskov cost of thesis eq. 6.2 on the first --mi-samples rows. Four ways to anneal, each for the
+same number of cost evaluations (--sweeps sweeps of C single flips, so both proposal schemes cool
+alike per evaluation), the same chain key and the same starting mask:
 
   - single, plain cost   Alg. 4: one flip per step, scored by ksg_mi afresh (the baseline);
   - all-flips, plain     every single flip of the state scored in one vmapped call per step;

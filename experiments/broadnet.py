@@ -4,8 +4,8 @@
 
 - ``posterior`` (Fig. 4.5): a GRBM-initialised Broadnet of 6 + 6 units; the exact posterior of one
   image over all 4096 hidden states against the frequencies of the Alg. 1 sampler;
-- ``activity`` (Fig. 4.6): a GRBM-initialised Broadnet of 50 + 50 units; the activity of thesis
-  eq. 4.8 along 10 iterations of inference, per image and averaged over the dataset;
+- ``activity`` (Fig. 4.6): a GRBM-initialised Broadnet of 50 + 50 units; the activity of
+  thesis eq. 4.8 along 10 iterations of inference, per image and averaged over the dataset;
 - ``activity-sigma`` (Fig. 4.7) and ``activity-scale`` (Fig. 4.8): the mean activity along
   inference of GRBM-initialised 50 + 50 Broadnets with each cause in [-1, 1], one per noise sigma
   in ``sweep_sigmas``, and, at sigma = ``sweep_alpha_sigma`` (thesis 0.1), one per data scale

@@ -62,7 +62,7 @@ class DDNConfig(sweep.SweepConfig):
       hidden: units of every hidden layer.
       encoder_epochs: epochs of stage 1 (encoders against predictors).
       decoder_epochs: epochs of stage 2 (decoders on frozen codes).
-      end_to_end_epochs: epochs of stage 3 (end-to-end fine-tuning, eq. 9.11).
+      end_to_end_epochs: epochs of stage 3 (end-to-end fine-tuning, thesis eq. 9.11).
       encoder_lr: the encoders' learning rate.
       encoder_lr_grid: if set, seed i uses encoder_lr_grid[i % len(grid)] (a grid on the seed
         axis); empty: every seed uses encoder_lr.
@@ -70,8 +70,8 @@ class DDNConfig(sweep.SweepConfig):
       decoder_lr: the decoders' learning rate.
       momentum: RMSprop's momentum (section 9.3: 0.9), for the readings with a momentum term
         (rmsprop heavy-ball and tf1); the others take 0.9 or 0.
-      sigma: the predictors' input noise of eq. 9.12 (section 9.3: 0.1).
-      alpha: the reconstruction weight of eq. 9.11 at the start of stage 3.
+      sigma: the predictors' input noise of thesis eq. 9.12 (section 9.3: 0.1).
+      alpha: the reconstruction weight of thesis eq. 9.11 at the start of stage 3.
       alpha_end: its weight at the end of stage 3 (annealed linearly; equal to alpha: constant).
       denoise_stage1: add the predictors' input noise in stage 1 too (Alg. 6: stage 3 only).
       batch_size: examples per minibatch (thesis: 128).
@@ -84,8 +84,8 @@ class DDNConfig(sweep.SweepConfig):
       preset: "thesis" (the fields as given) or "quick" (QUICK's smaller sizes, a smoke test);
         the saved config shows the preset's values applied.
       shared_encoder: ablation (9.5.1): one encoder produces both codes.
-      reconstruction_in_stage1: ablation (9.2.2): eq. 9.11's reconstruction term already in
-        stage 1.
+      reconstruction_in_stage1: ablation (9.2.2): thesis eq. 9.11's reconstruction term already
+        in stage 1.
       encoding: "predictors" (the DDN) or "xcov" (ablation 9.1: the XCov penalty in place of the
         predictors).
       xcov_weight: the XCov penalty's weight when encoding="xcov".

@@ -69,8 +69,8 @@ class ForcedApartConfig:
     """One dataset's Table 1 row block, figures and margin sweep.
 
     The fields of :class:`jaxdis.train.forced_apart.ForcedApartSettings` are copied into it by
-    name. The paper adds L_single and L_multi to the cross-entropy unweighted (Forced Apart eq. 5,
-    8); the baselines' weights are ours.
+    name. The paper adds L_single and L_multi to the cross-entropy unweighted
+    (Forced Apart eq. 5, 8); the baselines' weights are ours.
 
     Attributes:
       dataset: "mnist-rows", "mnist" or "fashion-mnist".

@@ -112,9 +112,9 @@ SETTINGS = (
 SETTING_NAMES = tuple(s.name for s in SETTINGS)
 
 # Not the thesis's rows: readings of section 9.3's optimizer and of section 8.2's data, and a DDN
-# whose codes are standardised over the batch so that it cannot lower eq. 9.6 by shrinking a code
-# (jaxdis.train.optimizers, jaxdis.data.composite, jaxdis.nets.ddn). Each is one field away from
-# the thesis row of the same dataset; experiments/results/ddn_readings.md runs them.
+# whose codes are standardised over the batch so that it cannot lower thesis eq. 9.6 by shrinking
+# a code (jaxdis.train.optimizers, jaxdis.data.composite, jaxdis.nets.ddn). Each is one field away
+# from the thesis row of the same dataset; experiments/results/ddn_readings.md runs them.
 READING = "9.3's \"RMSprop ... momentum 0.9\" read as"
 READINGS = (
     Setting("ddn-simple-decay", "ddn", "simple", (("rmsprop", "decay"),),

@@ -13,9 +13,9 @@ Section 6.4's ICA-tolerance sensitivity is a sweep over scikit-learn's FastICA `
 thesis's "entropy minus a tolerance" criterion is not exposed by scikit-learn; see
 ``jaxdis.ica.fast_ica``).
 
-Annealing uses ``jaxdis.ica.kraskov_flip_cost`` by default (``cost="flip"``): the same thesis
-eq. 6.2 estimate as ``group_mi_cost`` (equal in tests/test_ica.py), carried from flip to flip,
-O(N^2) per proposal instead of O(N^2 C); ``--set cost=ksg`` anneals with the plain KSG cost.
+Annealing uses ``jaxdis.ica.kraskov_flip_cost`` by default (``cost="flip"``): the same
+thesis eq. 6.2 estimate as ``group_mi_cost`` (equal in tests/test_ica.py), carried from flip to
+flip, O(N^2) per proposal instead of O(N^2 C); ``--set cost=ksg`` anneals with the plain KSG cost.
 
 Scale. The default config is reduced for a CPU: 1000 images (MI on 500 of them), 2 trials, 6
 annealing sweeps, a 4-point tolerance sweep. The thesis's setting (its wall time on a 2-core CPU

@@ -17,8 +17,8 @@ A user's own labelled images (TFD, Multi-PIE: licensed, not shipped; the
 48x48, ``labels_expression``; ``conv_deconv_multipie``: ``labels_pose``, ``labels_illumination``):
 ``jaxdis run xcov --set model=tfd --set npz=tfd.npz --set gamma=1000`` (Table 3's weights).
 
-Scale. The default is reduced to finish in about ten minutes on a loaded 2-core CPU (see
-``experiments/results/xcov.md`` for what was run). The paper's scale, on a GPU::
+Scale. The default is reduced for a loaded 2-core CPU (what was run, and its time on our CPU:
+``experiments/results/xcov.md``). The paper's scale, on a GPU::
 
     jaxdis run xcov --seeds 5 --set epochs=100 --set labels_epochs=100 \\
         --set parzen_samples=10000 --set parzen_test=10000
@@ -71,9 +71,9 @@ class XCovConfig:
       seed: the PRNG seed.
       epochs: training epochs (the paper states none).
       batch_size: examples per minibatch (section 2.3: "mini-batches of N = 50").
-      alpha: eq. 3's weight of the reconstruction cost U.
-      beta: eq. 3's weight of the supervised cost S.
-      gamma: eq. 3's weight of the XCov penalty C.
+      alpha: Cheung et al. eq. 3's weight of the reconstruction cost U.
+      beta: Cheung et al. eq. 3's weight of the supervised cost S.
+      gamma: Cheung et al. eq. 3's weight of the XCov penalty C.
       ablation_gammas: gammas trained beside gamma in the table2 study; empty: none.
       selection: Table 2's model selection criterion on validation: "reconstruction", "accuracy".
       patience: end a phase once no model's validation score improved for this many epochs; 0: off.

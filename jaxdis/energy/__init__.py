@@ -1,8 +1,8 @@
 """Gaussian RBMs and Broadnets (thesis Part I, ch. 2-4), as pure functions of plain pytrees.
 
 - ``grbm``      GRBMParams, the GRBM's energy and conditionals (thesis eq. 2.15, 2.16, 2.17, 2.18)
-- ``broadnet``  BroadnetParams, the Broadnet's log unnormalised joint and conditionals (thesis eq.
-                3.8, 3.12); the sigma convention of the whole package is stated there
+- ``broadnet``  BroadnetParams, the Broadnet's log unnormalised joint and conditionals
+                (thesis eq. 3.8, 3.12); the sigma convention of the whole package is stated there
 - ``exact``     partition function, log-evidence, posterior by enumeration (thesis eq. 4.2, 4.3,
                 4.4, 4.5, 4.6, 4.9)
 - ``sampling``  block Gibbs for a GRBM, Broadnet posterior and joint inference (Alg. 1, 2)

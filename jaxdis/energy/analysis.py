@@ -225,8 +225,9 @@ def retrain_interpolations(params: bn.BroadnetParams, pairs, alphas, key: jax.Ar
                            learning_rate: float):
     """Thesis Fig. 4.17: each unit pair (j, k) of ``pairs`` blended at each alpha of ``alphas``
     (:func:`interpolate_units`, thesis eq. 4.13), every blend retrained by exact-gradient ascent
-    on x (``train.train_exact``, one key of ``split(key, P A)`` each), then compared (thesis
-    eq. 4.12) with the original ``params`` and with the model whose pair is swapped (alpha = 0).
+    on x (``train.train_exact``, one key of ``split(key, P A)`` each), then compared
+    (thesis eq. 4.12) with the original ``params`` and with the model whose pair is swapped
+    (alpha = 0).
 
     Returns (to_original, to_swapped), each (P, A)."""
     starts = [interpolate_units(params, j, k, a) for j, k in pairs for a in alphas]

@@ -8,8 +8,9 @@ hyperparameter): the likelihood is Gaussian around the sum of the causes (thesis
 
     p(x | h_a, h_b) = N(phi_a + phi_b, sigma^2 I),
 
-and each cause's marginal is a GRBM's, p(h_a) ∝ exp(||phi_a||^2 / (2 sigma^2) + a.h_a) (thesis
-eq. 3.7). The log unnormalised joint J (thesis eq. 3.8, 4.1, which are written at sigma = 1) is
+and each cause's marginal is a GRBM's, p(h_a) ∝ exp(||phi_a||^2 / (2 sigma^2) + a.h_a)
+(thesis eq. 3.7). The log unnormalised joint J (thesis eq. 3.8, 4.1, which are written at
+sigma = 1) is
 
     J(x, h_a, h_b) = -||x - phi_a - phi_b||^2 / (2 sigma^2)
                      + ||phi_a||^2 / (2 sigma^2) + ||phi_b||^2 / (2 sigma^2) + a.h_a + b.h_b
@@ -23,7 +24,7 @@ a product of sigmoids (thesis eq. 3.12, whose garbled residual we read as x - ph
     p(h_a,j = 1 | x, h_b) = sigmoid(W_j . (x - phi_b) / sigma^2 + a_j)
     p(h_b,k = 1 | x, h_a) = sigmoid(V_k . (x - phi_a) / sigma^2 + b_k).
 
-With the thesis's sigma * phi mean (eq. 3.5) one gets the same model with W/sigma in place of W.
+With the sigma * phi mean of thesis eq. 3.5 one gets the same model with W/sigma in place of W.
 """
 
 from __future__ import annotations

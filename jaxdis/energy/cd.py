@@ -7,7 +7,7 @@ weights, Hebbian - anti-Hebbian for the biases (the convention of ``jaxdis.energ
 thesis eq. 2.11 and 3.15 are written at sigma = 1):
 
     GRBM:      dW = (<h v>_data - <h v>_chain) / sigma^2,            db = <h>_data - <h>_chain
-    Broadnet:  dW = (<h_a (x - phi_b)>_posterior - <h_a x_a>_joint) / sigma^2     (eq. 3.15)
+    Broadnet:  dW = (<h_a (x - phi_b)>_posterior - <h_a x_a>_joint) / sigma^2  (thesis eq. 3.15)
                dV = (<h_b (x - phi_a)>_posterior - <h_b x_b>_joint) / sigma^2
                da = <h_a>_posterior - <h_a>_joint,   db = <h_b>_posterior - <h_b>_joint
 
@@ -15,7 +15,7 @@ The posterior statistics come from Alg. 1 (``sampling.posterior_chain``), the jo
 Alg. 2 (``sampling.joint_chain``), whose per-cause chains start from each cause's own posterior
 state, so the first visible of chain A is a sample around cause A's reconstruction phi_a (thesis
 section 4.2: anything else biases the anti-Hebbian samples and learning diverges). In the joint,
-E[x_a | h_a] = phi_a, so <h_a x_a> estimates eq. 3.15's <h_a phi_a>.
+E[x_a | h_a] = phi_a, so <h_a x_a> estimates thesis eq. 3.15's <h_a phi_a>.
 
 ``mean_field=True`` uses the hidden probabilities p(h = 1 | ...) in the statistics (and phi from
 them), ``False`` the binary samples (section 3.5 needed samples to escape the mean optimum). With
@@ -173,8 +173,8 @@ def grbm_gradient(params: grbm_lib.GRBMParams, chains: tuple, v: jax.Array, key:
 
 def broadnet_gradient(params: bn.BroadnetParams, chains: tuple, x: jax.Array, key: jax.Array,
                       hyper: CDHyper):
-    """Alg. 3: the eq. 3.15 estimate of d mean log p(x) for a Broadnet; returns (gradient, new
-    chains). The Hebbian phase is Alg. 1, the anti-Hebbian phase Alg. 2."""
+    """Alg. 3: the thesis eq. 3.15 estimate of d mean log p(x) for a Broadnet; returns (gradient,
+    new chains). The Hebbian phase is Alg. 1, the anti-Hebbian phase Alg. 2."""
     key_pos, key_start, key_neg = jax.random.split(key, 3)
     sigma = hyper.sigma
     post = sampling.posterior_chain(params, x, key_pos, sigma, hyper.posterior_steps)

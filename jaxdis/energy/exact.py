@@ -1,12 +1,12 @@
 """Exact partition function, log-evidence and posterior of small GRBMs and Broadnets by enumeration
-(thesis section 4.1, eq. 4.2-4.6; the exact gradient, eq. 4.9, is ``jax.grad`` of
-:func:`mean_log_evidence`). Convention of ``jaxdis.energy.broadnet``: sigma is the noise standard
-deviation, phi_a = h_a W, phi_b = h_b V, D visible units.
+(thesis section 4.1, thesis eq. 4.2, 4.3, 4.4, 4.5, 4.6; the exact gradient, thesis eq. 4.9, is
+``jax.grad`` of :func:`mean_log_evidence`). Convention of ``jaxdis.energy.broadnet``: sigma is the
+noise standard deviation, phi_a = h_a W, phi_b = h_b V, D visible units.
 
 Two paths compute the same numbers.
 
 Brute force (``method="brute"``), as the thesis did: enumerate all 2^(Na+Nb) joint hidden
-configurations and, for each, the visible integral of eq. 4.2,
+configurations and, for each, the visible integral of thesis eq. 4.2,
 
     Z = sum_{h_a, h_b} (2 pi sigma^2)^(D/2) exp(||phi_a||^2/(2 sigma^2) + ||phi_b||^2/(2 sigma^2)
                                                 + a.h_a + b.h_b),
@@ -220,7 +220,7 @@ def _log_unnormalised_evidence(params, x, sigma, method, chunk_size):
     batch = x.shape[0]
     if method == "brute":
 
-        def score(h):  # J of eq. 3.8 written out, (B, C, D) before the sum over pixels
+        def score(h):  # J of thesis eq. 3.8 written out, (B, C, D) before the sum over pixels
             h_a, h_b = h[:, :num_a], h[:, num_a:]
             return bn.log_unnormalised_joint(params, x[:, None, :], h_a, h_b, sigma)
 

@@ -1,4 +1,4 @@
-"""The Gaussian RBM (thesis section 2.6, eq. 2.17, 2.18) as a plain pytree and pure functions.
+"""The Gaussian RBM (thesis eq. 2.17, 2.18, section 2.6) as a plain pytree and pure functions.
 
 Convention (shared by every function of ``jaxdis.energy``): ``sigma`` is the standard deviation of
 the visible noise, the likelihood is centred on the reconstruction ``phi = h @ W`` (thesis eq. 3.3),
@@ -8,10 +8,10 @@ and there is no visible bias. The log unnormalised joint is
                  = h W v / sigma^2 - ||v||^2 / (2 sigma^2) + b.h,
 
 which is thesis eq. 2.17 with W/sigma in place of W (the thesis writes the likelihood's mean as
-sigma * phi in eq. 3.5 and as phi in eq. 2.18 and 3.3; at sigma = 1, the thesis's setting for all
-of chapter 4, the two agree). With this choice a GRBM and one cause of a Broadnet share their
-weights exactly, so a GRBM-initialised Broadnet is two GRBMs stacked, and every conditional is a
-product of sigmoids:
+sigma * phi in thesis eq. 3.5 and as phi in thesis eq. 2.18 and 3.3; at sigma = 1, the thesis's
+setting for all of chapter 4, the two agree). With this choice a GRBM and one cause of a Broadnet
+share their weights exactly, so a GRBM-initialised Broadnet is two GRBMs stacked, and every
+conditional is a product of sigmoids:
 
     p(h_j = 1 | v) = sigmoid(W_j . v / sigma^2 + b_j)        (thesis eq. 2.15, 3.12)
     p(v | h)       = N(h W, sigma^2 I)                       (thesis eq. 2.18, 3.3)

@@ -6,9 +6,9 @@ The pieces, in the order Alg. 4 uses them:
 - ``fastica``: :func:`fast_ica` runs scikit-learn's FastICA (whitening and tolerance exposed:
   thesis section 6.4 found the outcome sensitive to how far ICA has converged) and returns the
   sources ``S`` (N, C), the mixing matrix ``A`` (D, C) and the mean, so that
-  ``x ≈ mean + S @ A.T``; :func:`reconstruct` is the single-cause reconstruction of thesis
-  eq. 6.1, ``x ≈ As + Br``: ``mean + (S * m) @ A.T`` keeps only the components of the group
-  ``m``.
+  ``x ≈ mean + S @ A.T``; :func:`reconstruct` is the single-cause reconstruction of
+  thesis eq. 6.1, ``x ≈ As + Br``: ``mean + (S * m) @ A.T`` keeps only the components of the
+  group ``m``.
 - ``costs``: :func:`group_mi_cost` is the cost of thesis eq. 6.2, ``l(m) = I(S m; S (1 - m))``,
   the Kraskov estimate between the two groups of sources, with the tiny jitter of thesis section
   6.2; :func:`kraskov_flip_cost` is the same cost, exactly, as a :class:`FlipCost`: a state

@@ -124,8 +124,8 @@ def heat_bath_choice(cost: Array, flip_costs: Array, usable: Array, temp: Array,
 
 def _single_step(model: FlipCost, n_members: int, t0: float, state: ChainState, t: Array,
                  key: Array):
-    """One step of Alg. 4: propose one flip, score it, accept it by thesis eq. 6.3 at T_t (thesis
-    eq. 6.4)."""
+    """One step of Alg. 4: propose one flip, score it, accept it by thesis eq. 6.3 at T_t
+    (thesis eq. 6.4)."""
     key_pick, key_accept = jax.random.split(key)
     j = propose_single_flip(state.mask, key_pick)
     proposed_cost, proposed_aux = model.flip(state.aux, state.mask, j)

@@ -8,16 +8,17 @@ the loss (each docstring says where a masked input is the exception). Each is wr
 `jax.jit` (string options such as `divergence` are static), so an eager call runs one compiled
 program; inside a caller's `jit` it is simply inlined.
 
-- Cheung et al. (2015): `xcov` (eq. 6), `semi_supervised_objective` (eq. 3-6); `decov` (Cogswell
-  et al. 2015, a Forced Apart baseline).
-- Forced Apart (ICLR 2018 submission): `forced_apart_single` (eq. 5-7), `forced_apart_multi`
-  (eq. 8-9), `forced_apart_multi_unsupervised` (eq. 10), `forced_apart_autoencoder` (eq. 11).
-- Thesis ch. 9, the DDN: `ddn_predictive_loss` (eq. 9.5), `ddn_encoding_loss` (eq. 9.6),
-  `ddn_finetune_encoding_loss` (eq. 9.11), `ddn_denoise` (eq. 9.12), and `grad_by_role`, the
-  gradient routing of eq. 9.7.
+- Cheung et al. (2015): `xcov` (Cheung et al. eq. 6), `semi_supervised_objective`
+  (Cheung et al. eq. 3, 4, 5, 6); `decov` (Cogswell et al. 2015, a Forced Apart baseline).
+- Forced Apart (ICLR 2018 submission): `forced_apart_single` (Forced Apart eq. 5, 6, 7),
+  `forced_apart_multi` (Forced Apart eq. 8, 9), `forced_apart_multi_unsupervised`
+  (Forced Apart eq. 10), `forced_apart_autoencoder` (Forced Apart eq. 11).
+- Thesis ch. 9, the DDN: `ddn_predictive_loss` (thesis eq. 9.5), `ddn_encoding_loss`
+  (thesis eq. 9.6), `ddn_finetune_encoding_loss` (thesis eq. 9.11), `ddn_denoise`
+  (thesis eq. 9.12), and `grad_by_role`, the gradient routing of thesis eq. 9.7.
 - Thesis ch. 8: `split_autoencoder_loss` (the Additive Split Autoencoder).
-- Thesis section 9.1, rejected alternatives: `cda_penalty` (eq. 9.1), `mmd` (eq. 9.2),
-  `meannn_mi` (eq. 9.3-9.4).
+- Thesis section 9.1, rejected alternatives: `cda_penalty` (thesis eq. 9.1), `mmd`
+  (thesis eq. 9.2), `meannn_mi` (thesis eq. 9.3, 9.4).
 """
 
 from jaxdis.losses.alternatives import cda_penalty, meannn_mi, mmd

@@ -1,7 +1,7 @@
 """Disentangling penalties that the thesis considered and rejected (thesis section 9.1).
 
 Useful as baselines: the CDA penalty on Jacobians (thesis eq. 9.1), Maximum Mean Discrepancy
-(thesis eq. 9.2) and the MeanNN mutual-information estimate (thesis eq. 9.3-9.4).
+(thesis eq. 9.2) and the MeanNN mutual-information estimate (thesis eq. 9.3, 9.4).
 """
 
 import math
@@ -64,8 +64,8 @@ def cda_penalty(jac_a, jac_b):
 def mmd(x, y, bandwidth):
     """Squared Maximum Mean Discrepancy with a Gaussian kernel, unbiased estimate (thesis eq. 9.2).
 
-    The supremum of eq. 9.2 over the unit ball of a Gaussian-kernel Hilbert space has the closed
-    form (Gretton et al. 2012, MMD^2_u)
+    The supremum of thesis eq. 9.2 over the unit ball of a Gaussian-kernel Hilbert space has the
+    closed form (Gretton et al. 2012, MMD^2_u)
 
         MMD^2 = 1/(N(N-1)) sum_{i!=j} k(x_i, x_j) + 1/(M(M-1)) sum_{i!=j} k(y_i, y_j)
                 - 2/(NM) sum_{i,j} k(x_i, y_j),      k(a, b) = exp(-||a - b||^2 / (2 bandwidth^2)).
@@ -154,13 +154,13 @@ def _meannn_entropy(a):
 
 @jax.jit
 def meannn_mi(x, y):
-    """The MeanNN mutual-information estimate of thesis eq. 9.3-9.4, in nats.
+    """The MeanNN mutual-information estimate of thesis eq. 9.3, 9.4, in nats.
 
         I_mean(X; Y) = H_mean(X) + H_mean(Y) - H_mean(X, Y)
 
-    with H_mean the MeanNN entropy (eq. 9.3, constants included, see `_meannn_entropy`) of x, of y
-    and of their concatenation [x, y]. Differentiable, but biased; the thesis found it too coarse to
-    disentangle anything but simple low-dimensional data. Exactly coincident points give
+    with H_mean the MeanNN entropy (thesis eq. 9.3, constants included, see `_meannn_entropy`) of
+    x, of y and of their concatenation [x, y]. Differentiable, but biased; the thesis found it too
+    coarse to disentangle anything but simple low-dimensional data. Exactly coincident points give
     log 0 = -inf, as in every nearest-neighbour estimator: add noise deliberately (with a key) to
     codes with ties, such as ReLU outputs.
 

@@ -10,11 +10,12 @@ loss is thesis eq. 9.7:
     parameters of q_ba : l^P_ba = ||q_ba(z_b) - z_a||^2                (thesis eq. 9.5)
     parameters of q_ab : l^P_ab = ||q_ab(z_a) - z_b||^2
 
-(The thesis's eq. 9.7 prints the two predictor rows with their subscripts swapped; the prose, "each
-predictor network is trained to minimise its corresponding loss", and the definitions of eq. 9.5
-fix them as above.) An encoder is trained on the loss where its code is the *target* of a
-prediction, not the input. Each loss depends on the parameters of several networks, so use
-`jaxdis.losses.grad_by_role` to differentiate each loss with respect to its own network only.
+(The thesis's eq. 9.7 prints the two predictor rows with their subscripts swapped; the prose,
+"each predictor network is trained to minimise its corresponding loss", and the definitions of
+thesis eq. 9.5 fix them as above.) An encoder is trained on the loss where its code is the
+*target* of a prediction, not the input. Each loss depends on the parameters of several networks,
+so use `jaxdis.losses.grad_by_role` to differentiate each loss with respect to its own network
+only.
 
 Batch reduction: the thesis defines each loss per example (squared norms summed over code units,
 or over pixels for reconstructions) and trains on minibatches of 128 without saying how the batch
@@ -93,9 +94,10 @@ def ddn_finetune_encoding_loss(code, prediction, x, reconstruction, alpha):
 
         l^E_a(x) = z_a . q_ba(z_b) + alpha * ||g(z_a, z_b) - x||^2
 
-    the encoding loss of eq. 9.6 plus a reconstruction term of the joint decoder g (squared error
-    summed over all non-batch axes, as in the decoders' losses of eq. 9.10). It trains the encoder
-    that produced `code` (f_a); the thesis uses alpha = 0.1, only in the fine-tuning stage.
+    the encoding loss of thesis eq. 9.6 plus a reconstruction term of the joint decoder g
+    (squared error summed over all non-batch axes, as in the decoders' losses of thesis eq. 9.10).
+    It trains the encoder that produced `code` (f_a); the thesis uses alpha = 0.1, only in the
+    fine-tuning stage.
 
     Args:
       code: (N, K) float, z_a.

@@ -7,11 +7,12 @@ All of them are sums of hinges on pairwise divergences between softmaxed vectors
 so they push distributions apart until each divergence reaches the margin m, then stop. D is the
 Kullback-Leibler divergence, or Jensen-Shannon with `divergence="js"` (Forced Apart footnote 1).
 
-Pairs. The paper writes each pair i < j as f(p_i, p_j) + f(p_j, p_i) (eq. 5); that is the sum of
-f over ordered pairs i != j, which is how it is computed here. Pairs i = j are excluded (their
-hinge is the constant m). Eq. 8 and 10, read literally as double sums over all i, j, count each
-pair twice and add the constant 2m/N; the issue's reading (pairs i < j) is implemented, which
-equals the literal form divided by 2, minus m/N: the same gradients at half the weight.
+Pairs. The paper writes each pair i < j as f(p_i, p_j) + f(p_j, p_i) (Forced Apart eq. 5); that
+is the sum of f over ordered pairs i != j, which is how it is computed here. Pairs i = j are
+excluded (their hinge is the constant m). Forced Apart eq. 8 and 10, read literally as double sums
+over all i, j, count each pair twice and add the constant 2m/N; the issue's reading (pairs i < j)
+is implemented, which equals the literal form divided by 2, minus m/N: the same gradients at half
+the weight.
 
 Checks. An empty batch (N = 0, or K = 0 weight rows) is an error while tracing (the loss of
 nothing is 0 / 0). A margin below 0 would make every hinge 0 (no push at all): given as a concrete
@@ -123,12 +124,12 @@ def _forced_apart_autoencoder_jit(x, x_hat, h, margin, alpha, divergence="kl", *
 
 
 def forced_apart_single(w, margin, divergence="kl", *, rows_per_block=None):
-    """L_single, Forced Apart eq. 5-7: pushes the rows of a weight matrix apart.
+    """L_single, Forced Apart eq. 5, 6, 7: pushes the rows of a weight matrix apart.
 
         d_k = softmax(W[k])                                           (Forced Apart eq. 6)
         L_single = sum_{i<j} f(d_i, d_j) + f(d_j, d_i),  f(p, q) = max(0, m - D(p || q))
 
-    No normalisation (eq. 5 is a plain sum). It trains only this layer's weights.
+    No normalisation (Forced Apart eq. 5 is a plain sum). It trains only this layer's weights.
 
     Args:
       w: (K, D) float, one row per unit whose weights should differ. A Flax `nn.Dense` kernel is
@@ -147,15 +148,16 @@ def forced_apart_single(w, margin, divergence="kl", *, rows_per_block=None):
 
 
 def forced_apart_multi(h, labels, margin, divergence="kl", *, rows_per_block=None):
-    """L_multi, Forced Apart eq. 8-9: pushes apart the activations of examples sharing a label.
+    """L_multi, Forced Apart eq. 8, 9: pushes apart the activations of examples sharing a label.
 
         h^s_k = softmax(h_k)                                          (Forced Apart eq. 9)
         L_multi = 1/N^2 sum_{i<j, y_i = y_j} f(h^s_i, h^s_j) + f(h^s_j, h^s_i)  (Forced Apart eq. 8)
 
-    with f of eq. 7 and N the batch size. It trains every layer behind h.
+    with f of Forced Apart eq. 7 and N the batch size. It trains every layer behind h.
 
     Args:
-      h: (N, D) float, the target layer's activations (before the softmax of eq. 9).
+      h: (N, D) float, the target layer's activations (before the softmax
+        of Forced Apart eq. 9).
       labels: (N,) integer labels; only pairs with equal labels contribute.
       margin: scalar m >= 0 (the paper finds 0.1-1 good for L_multi).
       divergence: "kl" or "js".
@@ -196,7 +198,7 @@ def forced_apart_autoencoder(x, x_hat, h, margin, alpha, divergence="kl", *, row
         L_ae = (1 - alpha) * 1/N sum_i ||x_i - x_hat_i||^2 + alpha * L_multi2(h)
 
     ||.||^2 is the squared (Frobenius) norm over all non-batch axes, so sequences (N, T, C) work
-    as well as vectors; L_multi2 is `forced_apart_multi_unsupervised` (eq. 10).
+    as well as vectors; L_multi2 is `forced_apart_multi_unsupervised` (Forced Apart eq. 10).
 
     Args:
       x, x_hat: (N, ...) float, input and reconstruction, same shape.

@@ -18,7 +18,8 @@ def split_autoencoder_loss(x, recon_a, recon_b):
     y_A = f_A(x) and y_B = f_B(x) are the two autoencoders' outputs (each ends in a sigmoid in the
     thesis, section 8.4). The thesis trains the ASAE "identically to a standard autoencoder" and
     does not write the loss; the squared error summed over all non-batch axes is used, the form of
-    the thesis's other reconstruction errors (eq. 9.10). Both autoencoders train on this one loss.
+    the thesis's other reconstruction errors (thesis eq. 9.10). Both autoencoders train on this
+    one loss.
 
     Args:
       x: (N, ...) float, the input.

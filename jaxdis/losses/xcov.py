@@ -33,7 +33,7 @@ def xcov(y, z):
     suite checks `jax.grad` against them).
 
     Args:
-      y: (N, Dy) float, the observed units (in eq. 3, the softmax outputs y_hat).
+      y: (N, Dy) float, the observed units (in Cheung et al. eq. 3, the softmax outputs y_hat).
       z: (N, Dz) float, the latent units.
     Returns:
       A scalar, zero when the batch cross-covariance is zero; NaN if y or z holds NaN.
@@ -77,7 +77,7 @@ def semi_supervised_objective(x, x_hat, y_true, y_logits, z, label_mask, alpha, 
     - U (Cheung et al. eq. 4) = ||x - x_hat||^2 summed over all non-batch axes, mean over the batch.
     - S (Cheung et al. eq. 5) = -sum_i y_i log y_hat_i, the softmax cross-entropy, times
       `label_mask` per example, mean over the whole batch (unlabelled examples count in N with
-      S = 0: this is eq. 3's "beta is set to zero for unlabelled data").
+      S = 0: this is Cheung et al. eq. 3's "beta is set to zero for unlabelled data").
     - C (Cheung et al. eq. 6) = `xcov(y_hat, z)` on the softmax outputs, over all examples.
 
     Args:

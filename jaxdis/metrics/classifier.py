@@ -3,7 +3,7 @@
 A multilayer perceptron 784-800-800-10 with ReLUs, trained once on the 50,000 MNIST training
 images with Adam and cross-entropy (a whole training run is one jitted ``lax.scan`` over
 epochs and minibatches), checked to exceed 98% accuracy on the 10,000 test images, and cached
-with Flax serialization so that later calls load it in milliseconds.
+with Flax serialization so that later calls only load it, which is fast.
 
 Cache location: the ``cache_dir`` argument, else ``$JAXDIS_CACHE_DIR``, else ``~/.cache/jaxdis``;
 the file is ``digit_classifier-<VERSION>.msgpack`` (parameters and test accuracy). Delete it to
@@ -62,7 +62,7 @@ def mlp_logits(params, images):
 
 
 def digit_classifier(data_dir=None, cache_dir=None) -> DigitClassifier:
-    """The cached MNIST digit classifier, training it (about a minute on a CPU) if not cached.
+    """The cached MNIST digit classifier, training it once (slow on a CPU) if not cached.
 
     Args:
       data_dir: where ``jaxdis.data.load_mnist`` looks first for MNIST (see its docstring).

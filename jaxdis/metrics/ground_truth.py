@@ -116,8 +116,8 @@ def cause_recovery(recon_a, recon_b, cause_a, cause_b, *, exchangeable: bool = T
     two causes need this: the two halves of an additive model can trade any constant image
     (y_a + c, y_b - c give the same sum; thesis section 8.5: "each network acts as a bias for the
     other"), and a single-cause decoder that is trained to reconstruct x, as the DDN's g_a is
-    (eq. 9.10), outputs E[x | z_a], which holds the other cause's mean image. The centred score
-    is 1 when each reconstruction equals its cause up to a constant image.
+    (thesis eq. 9.10), outputs E[x | z_a], which holds the other cause's mean image. The centred
+    score is 1 when each reconstruction equals its cause up to a constant image.
 
     Args:
       recon_a, recon_b, cause_a, cause_b: arrays of one shape (N, ...), floating.

@@ -1,8 +1,8 @@
 """The Kraskov-Stoegbauer-Grassberger (KSG) estimate of mutual information, exact and tiled.
 
-The thesis measures disentangling by the mutual information between the two codes (thesis
-eq. 6.2 and section 8.2), estimated with the first estimator of Kraskov, Stoegbauer and
-Grassberger (2004, their eq. 8):
+The thesis measures disentangling by the mutual information between the two codes
+(thesis eq. 6.2 and section 8.2), estimated with the first estimator of Kraskov, Stoegbauer and
+Grassberger (Kraskov et al. (2004) eq. 8):
 
     I(X; Y) = psi(k) + psi(N) - < psi(n_x(i) + 1) + psi(n_y(i) + 1) >_i
 
@@ -50,7 +50,7 @@ def ksg_mi(
     jitter: float = 1e-10,
     tile_size: int = 1024,
 ):
-    """KSG estimator 1 of I(x; y) in nats, with the max norm (Kraskov et al. 2004, eq. 8).
+    """KSG estimator 1 of I(x; y) in nats, with the max norm (Kraskov et al. (2004) eq. 8).
 
     Args:
       x: (N, dx) floating array, one sample per row.

@@ -3,8 +3,8 @@
 The encoder maps an image x to observed units ŷ (one softmax per label set) and latent units z
 (linear), "Cheung et al. eq. 1"; the decoder maps {ŷ, z} to the reconstruction x̂,
 "Cheung et al. eq. 2". The decoder takes the softmax outputs ŷ, not the one-hot label, as the
-paper states (its Fig. 1 and eq. 2: x̂ = G(F(x; θ); φ)). Training uses the objective of
-"Cheung et al. eq. 3" from :mod:`jaxdis.losses`.
+paper states (its Fig. 1 and Cheung et al. eq. 2: x̂ = G(F(x; θ); φ)). Training uses the
+objective of "Cheung et al. eq. 3" from :mod:`jaxdis.losses`.
 
 Every model is one :class:`XCovAutoencoder`; the functions :func:`mnist`, :func:`conv_mnist`,
 :func:`maxout_mnist`, :func:`tfd`, :func:`conv_tfd` and :func:`conv_deconv_multipie` give it the
@@ -154,7 +154,7 @@ class XCovAutoencoder(nn.Module):
 
     def decode_from(self, level: int, h: Array) -> Array:
         """x̂ from the activation ``h`` of decoder level ``level`` (0: {ŷ, z}, 1: the first hidden
-        layer after it, ...): the map whose Jacobian is the paper's eq. 9."""
+        layer after it, ...): the map whose Jacobian is Cheung et al. eq. 9."""
         if not 0 <= level <= len(self.decoder_layers):
             raise ValueError(f"level: expected 0..{len(self.decoder_layers)}, got {level}")
         for layer in self.decoder_layers[level:]:

@@ -1,10 +1,11 @@
 """The networks of the Discriminative Disentangling Network (thesis ch. 9, Fig. 9.2 and 9.3).
 
-Seven dense networks, in three roles (the roles get their own optimizers, section 9.3)::
+Seven dense networks, in three roles (the roles get their own optimizers, section 9.3; the
+decoders have a sigmoid output)::
 
-    encoders    f_a: x -> z_a,  f_b: x -> z_b                         (eq. 9.13)
-    predictors  q_ab: z_a -> prediction of z_b,  q_ba: z_b -> of z_a   (eq. 9.14)
-    decoders    g_a: z_a -> x,  g_b: z_b -> x,  g_ab: (z_a, z_b) -> x  (eq. 9.15, sigmoid output)
+    encoders    f_a: x -> z_a,  f_b: x -> z_b                         (thesis eq. 9.13)
+    predictors  q_ab: z_a -> prediction of z_b,  q_ba: z_b -> of z_a   (thesis eq. 9.14)
+    decoders    g_a: z_a -> x,  g_b: z_b -> x,  g_ab: (z_a, z_b) -> x  (thesis eq. 9.15)
 
 An architecture is named as in section 9.3 by (N, Le, Lp, Ld): N code units per cause and Le, Lp,
 Ld hidden layers of ``hidden`` (1000) units in the encoders, predictors and decoders (0 layers: a
@@ -18,17 +19,17 @@ encoder's output (:func:`standardize_codes`), per unit j over the B rows of the 
 
     z_ij <- (z_ij - mean_i z_ij) / sqrt(var_i z_ij + eps),   var the biased variance, eps = 1e-5
 
-Why: the encoding loss z_a . q_ba(z_b) (eq. 9.6) can be lowered by shrinking the code as well as
-by making it unpredictable, and shrinking codes (then dead ReLUs) is how our stage-1 runs fail
-(experiments/results/part3.md). With unit-variance codes, eq. 9.6 becomes a correlation between
-the code and its prediction that the encoder can only remove. The normalisation is part of the
-encoder's forward pass (:func:`apply_network`), so every consumer (predictors, encoding losses,
+Why: the encoding loss z_a . q_ba(z_b) (thesis eq. 9.6) can be lowered by shrinking the code as
+well as by making it unpredictable, and shrinking codes (then dead ReLUs) is how our stage-1 runs
+fail (experiments/results/part3.md). With unit-variance codes, thesis eq. 9.6 becomes a correlation
+between the code and its prediction that the encoder can only remove. The normalisation is part of
+the encoder's forward pass (:func:`apply_network`), so every consumer (predictors, encoding losses,
 decoders, reconstruction terms, the XCov baseline, probes) sees the normalised code, and the
-gradient flows through the batch statistics, like batch normalisation in training. There are
-no learned scale and shift (they would give the shrinking back). Statistics are always those of
-the rows passed in: a minibatch in training, the whole probe set when a probe set is encoded in
-one call (the per-epoch probe metrics, the final codes of ``jaxdis run ddn``). For a shared
-encoder f_ab the 2N units are standardised the same way, which is each half standardised.
+gradient flows through the batch statistics, like batch normalisation in training. There are no
+learned scale and shift (they would give the shrinking back). Statistics are always those of the
+rows passed in: a minibatch in training, the whole probe set when a probe set is encoded in one
+call (the per-epoch probe metrics, the final codes of ``jaxdis run ddn``). For a shared encoder
+f_ab the 2N units are standardised the same way, which is each half standardised.
 
 Parameters are ``{"encoders": {"f_a", "f_b"}, "predictors": {"q_ab", "q_ba"}, "decoders":
 {"g_a", "g_b", "g_ab"}}``, each leaf dict the Flax parameters of one :class:`~jaxdis.nets.mlp.MLP`.

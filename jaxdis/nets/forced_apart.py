@@ -9,10 +9,10 @@ decision. Each ``__call__`` returns ``(logit, fc1)``:
 - ``fc1``: (N, fc1_units) the ReLU activations of FC1: what L_multi (Forced Apart eq. 8), DeCov
   and XCov act on, and what is clustered.
 
-FC1's weights, on which L_single acts (Forced Apart eq. 5-6), are :func:`fc1_weight_rows` of the
-parameters: one row per FC1 unit (Flax stores the kernel as (inputs, units), so the rows of eq. 6,
-"the rows of the weight matrix W_FC1 ... leading to different patterns of activations", are the
-columns of the kernel: each unit's incoming weights).
+FC1's weights, on which L_single acts (Forced Apart eq. 5, 6), are :func:`fc1_weight_rows` of the
+parameters: one row per FC1 unit (Flax stores the kernel as (inputs, units), so the rows of
+Forced Apart eq. 6, "the rows of the weight matrix W_FC1 ... leading to different patterns of
+activations", are the columns of the kernel: each unit's incoming weights).
 
 Models:
 - :class:`SequenceClassifier`: the RNN of Fig. 1 (an LSTM, FC1 with ReLU, FC2 with a sigmoid),
@@ -113,7 +113,7 @@ class SequenceAutoencoder(nn.Module):
     """A sequence autoencoder whose code is an FC1 of ReLU units (Table 1, "MNIST autoencoder").
 
     Encoder: LSTM over (N, T, F); its last state goes through FC1 (ReLU), the representation that
-    is clustered and that L_multi (Forced Apart eq. 10-11) acts on. Decoder: the code, repeated at
+    is clustered and that L_multi (Forced Apart eq. 10, 11) acts on. Decoder: the code, repeated at
     every step, drives an LSTM whose outputs are mapped back to F features.
     Returns ``(reconstruction (N, T, F), fc1 (N, fc1_units))``.
     """
@@ -269,8 +269,8 @@ class MLPClassifier(nn.Module):
 
 
 def fc1_weight_rows(params) -> jax.Array:
-    """FC1's weight matrix with one row per FC1 unit, (fc1_units, inputs): the W of Forced Apart
-    eq. 6, whose rows L_single pushes apart. Works for every model of this module."""
+    """FC1's weight matrix with one row per FC1 unit, (fc1_units, inputs): the W of
+    Forced Apart eq. 6, whose rows L_single pushes apart. Works for every model of this module."""
     params = params.get("params", params)
     fc1 = params["head"]["fc1"] if "head" in params else params["fc1"]
     return fc1["kernel"].T

@@ -2,9 +2,9 @@
 
 ``MLP(hidden=(1000, 1000), out=N)`` is ``input -> 1000 -> relu -> 1000 -> relu -> N``: each hidden
 layer is followed by a ReLU, the output layer by ``output_activation`` (none, or a sigmoid for
-decoders whose data lie in [0, 1], thesis section 8.4 and eq. 9.15). Weights are Glorot-uniform
-and biases zero (thesis section 9.3: "All weights use Glorot initialisation [22] and biases are
-initialised at zero").
+decoders whose data lie in [0, 1], thesis section 8.4 and thesis eq. 9.15). Weights are
+Glorot-uniform and biases zero (thesis section 9.3: "All weights use Glorot initialisation [22] and
+biases are initialised at zero").
 """
 
 from __future__ import annotations

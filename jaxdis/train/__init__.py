@@ -1,7 +1,7 @@
 """The training engine: optimizers by role, one compiled program per stage, seeds as an axis.
 
-- :mod:`jaxdis.train.optimizers`: one optax transformation per parameter role (RMSprop of thesis
-  eq. 7.4 with momentum, Adam, SGD, AdaDelta), hyperparameters in the state.
+- :mod:`jaxdis.train.optimizers`: one optax transformation per parameter role (RMSprop of
+  thesis eq. 7.4 with momentum, Adam, SGD, AdaDelta), hyperparameters in the state.
 - :mod:`jaxdis.train.engine`: epochs as `lax.scan`, stages as jitted calls, `vmap` over seeds,
   sharding of the seed axis, frozen diverged seeds.
 - :mod:`jaxdis.train.checkpoint`: atomic checkpoints and resume.

@@ -2,41 +2,43 @@
 
 Three stages, each one :class:`~jaxdis.train.engine.Stage`:
 
-1. "encoders" (Alg. 5, stage 1): the encoders and predictors play two games (eq. 9.7). Each of
-   the four networks descends the gradient of ITS OWN loss only (`grad_by_role` routes them)::
+1. "encoders" (Alg. 5, stage 1): the encoders and predictors play two games (thesis eq. 9.7).
+   Each of the four networks descends the gradient of ITS OWN loss only (`grad_by_role` routes
+   them)::
 
-       f_a:  l^E_a = z_a . q_ba(z_b)          (eq. 9.6)
+       f_a:  l^E_a = z_a . q_ba(z_b)          (thesis eq. 9.6)
        f_b:  l^E_b = z_b . q_ab(z_a)
-       q_ba: l^P_ba = |q_ba(z_b) - z_a|^2     (eq. 9.5; the PDF's eq. 9.7 swaps the subscripts of
-       q_ab: l^P_ab = |q_ab(z_a) - z_b|^2      the predictors' lines; each predictor obviously
-                                               trains on the error of its own prediction)
+       q_ba: l^P_ba = |q_ba(z_b) - z_a|^2     (thesis eq. 9.5; thesis eq. 9.7 as printed swaps the
+       q_ab: l^P_ab = |q_ab(z_a) - z_b|^2      subscripts of the predictors' lines; each predictor
+                                               obviously trains on the error of its own prediction)
 
    A sum such as l^E_a + l^E_b would be wrong for f_a: l^E_b depends on f_a through q_ab(z_a).
 2. "decoders" (Alg. 5, stage 2): g_a, g_b, g_ab learn to reconstruct x from z_a, z_b and both
-   (eq. 9.10); encoders and predictors are frozen.
+   (thesis eq. 9.10); encoders and predictors are frozen.
 3. "end_to_end" (Alg. 6, stage 3): everything trains; each encoder adds
-   alpha |g_ab(z_a, z_b) - x|^2 to its encoding loss (eq. 9.11), the predictors see codes with
-   Gaussian noise of standard deviation sigma (denoising, eq. 9.12), the decoders keep eq. 9.10.
-   alpha moves linearly from ``alpha`` to ``alpha_end`` over the stage's epochs: constant 0.1
-   for the synthetic datasets, annealed upward for plain MNIST (section 9.4.4, which gives no
-   schedule; ours is a linear ramp, a choice recorded in the experiment's config).
+   alpha |g_ab(z_a, z_b) - x|^2 to its encoding loss (thesis eq. 9.11), the predictors see codes
+   with Gaussian noise of standard deviation sigma (denoising, thesis eq. 9.12), the decoders keep
+   thesis eq. 9.10. alpha moves linearly from ``alpha`` to ``alpha_end`` over the stage's epochs:
+   constant 0.1 for the synthetic datasets, annealed upward for plain MNIST (section 9.4.4, which
+   gives no schedule; ours is a linear ramp, a choice recorded in the experiment's config).
 
-Section 9.3 is ambiguous on whether the denoising of eq. 9.12 is used in stage 1 too (Alg. 6
-lists it in stage 3 only; the prose says it speeds up disentangling). ``denoise_stage1``
+Section 9.3 is ambiguous on whether the denoising of thesis eq. 9.12 is used in stage 1 too (Alg.
+6 lists it in stage 3 only; the prose says it speeds up disentangling). ``denoise_stage1``
 chooses; the default follows Alg. 6.
 
 Three ablations the thesis describes in words (measured by ``experiments/part3.py``):
 
-- ``reconstruction_in_stage1`` (section 9.2.2): stage 1 already uses the losses of stage 3 (eq.
-  9.11 for the encoders, with the decoders trained beside them). The thesis: "mostly results in
-  failed training".
+- ``reconstruction_in_stage1`` (section 9.2.2): stage 1 already uses the losses of stage 3
+  (thesis eq. 9.11 for the encoders, with the decoders trained beside them). The thesis: "mostly
+  results in failed training".
 - a shared encoder (``DDNArchitecture(shared_encoder=True)``, section 9.5.1): one network f_ab
   emits both codes and descends the sum of both encoding losses (and one reconstruction term in
   stage 3). The thesis: "highly unstable learning".
 - ``encoding="xcov"`` (section 9.1's rejected covariance penalty): no predictors. The encoders
   and the joint decoder minimise ``|g_ab(z_a, z_b) - x|^2 + xcov_weight * XCov(z_a, z_b)`` (the
-  penalty of :func:`jaxdis.losses.xcov`) in stages 1 and 3, g_a and g_b learn eq. 9.10 beside them
-  and alone in stage 2. The thesis: "having zero covariance is not sufficient for disentangling".
+  penalty of :func:`jaxdis.losses.xcov`) in stages 1 and 3, g_a and g_b learn thesis eq. 9.10
+  beside them and alone in stage 2. The thesis: "having zero covariance is not sufficient for
+  disentangling".
 
 The optimizers are those of section 9.3: "RMSprop ... momentum 0.9" for every role, learning rate
 1e-4 for the encoders and 1e-3 for the predictors and decoders (the predictor must learn faster
@@ -132,7 +134,8 @@ class DDNSchedule:
         rmsprop_reading(self.rmsprop, self.momentum)  # a bad name or momentum raises
 
     def alpha_at(self, epoch):
-        """alpha of eq. 9.11 in epoch ``epoch`` of stage 3: linear from alpha to alpha_end."""
+        """alpha of thesis eq. 9.11 in epoch ``epoch`` of stage 3: linear from alpha to
+        alpha_end."""
         span = max(self.end_to_end_epochs - 1, 1)
         fraction = jnp.clip(jnp.asarray(epoch, jnp.float32) / span, 0.0, 1.0)
         return self.alpha + (self.alpha_end - self.alpha) * fraction
@@ -169,8 +172,9 @@ def _codes(arch, nets, x):
 
 def encoder_predictor_losses(arch: DDNArchitecture, nets: dict, x, noise_key, sigma,
                              alpha=None):
-    """``{network: loss(nets)}`` for f_a, f_b, q_ab, q_ba (eq. 9.5-9.7; with ``alpha``, the
-    encoders' losses are eq. 9.11; with ``sigma`` > 0 the predictors' are eq. 9.12)."""
+    """``{network: loss(nets)}`` for f_a, f_b, q_ab, q_ba (thesis eq. 9.5, 9.6, 9.7; with
+    ``alpha``, the encoders' losses are thesis eq. 9.11; with ``sigma`` > 0 the predictors' are
+    thesis eq. 9.12)."""
     z_a, z_b = _codes(arch, nets, x)
     pred_a, pred_b = _net(arch, "q_ba", nets, z_b), _net(arch, "q_ab", nets, z_a)
     key_a, key_b = jax.random.split(noise_key)
@@ -222,7 +226,8 @@ def xcov_encoder_losses(arch: DDNArchitecture, nets: dict, x, weight):
 
 
 def decoder_losses(arch: DDNArchitecture, nets: dict, x):
-    """``{network: loss(nets)}`` for g_a, g_b, g_ab: squared reconstruction errors (eq. 9.10)."""
+    """``{network: loss(nets)}`` for g_a, g_b, g_ab: squared reconstruction errors
+    (thesis eq. 9.10)."""
     z_a, z_b = _codes(arch, nets, x)
     inputs = {"g_a": z_a, "g_b": z_b, "g_ab": jnp.concatenate([z_a, z_b], axis=-1)}
 

@@ -83,8 +83,8 @@ class ForcedApartSettings:
     model selection, seeds, KMeans.
 
     An experiment's config holds these fields under the same names (:meth:`from_config` copies
-    them by name). The paper adds L_single and L_multi to the cross-entropy unweighted (Forced
-    Apart eq. 5, 8); the other weights are ours.
+    them by name). The paper adds L_single and L_multi to the cross-entropy unweighted
+    (Forced Apart eq. 5, 8); the other weights are ours.
 
     Attributes:
       seed: the PRNG seed (model i starts from ``fold_in(PRNGKey(seed), seed_of_model[i])``).

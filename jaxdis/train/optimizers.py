@@ -27,7 +27,7 @@ rate eta, heavy-ball coefficient mu (the caller's ``momentum``)::
     heavy-ball  v_t = 0.9 v_{t-1} + 0.1 g_t**2                          v_0 = 0
                 m_t = mu m_{t-1} + eta g_t / (sqrt(v_t) + 1e-8)         m_0 = 0
                 W_t = W_{t-1} - m_t
-                (eq. 7.4 with eq. 7.3's heavy ball on the scaled step; PyTorch's
+                (thesis eq. 7.4 with thesis eq. 7.3's heavy ball on the scaled step; PyTorch's
                 RMSprop(alpha=0.9, eps=1e-8, momentum=0.9) at a constant learning rate)
     decay       v_t = 0.9 v_{t-1} + 0.1 g_t**2                          v_0 = 0
                 W_t = W_{t-1} - eta g_t / (sqrt(v_t) + 1e-8)
@@ -35,7 +35,7 @@ rate eta, heavy-ball coefficient mu (the caller's ``momentum``)::
                 Keras 1's RMSprop(lr, rho=0.9, epsilon=1e-8))
     printed     v_t = g_t**2 + 0.9 v_{t-1}                              v_0 = 0
                 W_t = W_{t-1} - eta g_t / (sqrt(v_t) + 1e-8)
-                (eq. 7.4 exactly as printed: a leaky SUM of squares, which settles near
+                (thesis eq. 7.4 exactly as printed: a leaky SUM of squares, which settles near
                 10 g**2 rather than g**2, so steps are sqrt(10) times smaller; no momentum term)
     tf1         ms_t  = 0.9 ms_{t-1} + 0.1 g_t**2                       ms_0 = 1
                 mom_t = mu mom_{t-1} + eta g_t / sqrt(ms_t + 1e-10)     mom_0 = 0
@@ -65,9 +65,10 @@ average, from u_0 = (1 - gamma) v_0), sqrt(v_t) = sqrt(u_t) / sqrt(1 - gamma), s
     eta' = sqrt(1 - gamma) eta,   eps' = sqrt(1 - gamma) eps,
 
 an identity ``tests/test_train_optimizers.py`` checks (rescaling eta alone would leave eps
-1 / sqrt(1 - gamma), about 3.2, times larger than eq. 7.4's). Every reading is checked there
-step by step against a float64 NumPy transcription of the formulas above. :func:`thesis_rmsprop`
-is the ``heavy-ball`` reading with a free momentum (the ASAE's RMSprop, with momentum 0).
+1 / sqrt(1 - gamma), about 3.2, times larger than thesis eq. 7.4's). Every reading is checked
+there step by step against a float64 NumPy transcription of the formulas above.
+:func:`thesis_rmsprop` is the ``heavy-ball`` reading with a free momentum (the ASAE's RMSprop,
+with momentum 0).
 """
 
 from __future__ import annotations
@@ -93,11 +94,12 @@ class OptimizerSpec:
       momentum: heavy-ball momentum (rmsprop, sgd); 0 means none.
       decay: RMSprop's decay gamma of the average of squared gradients; AdaDelta's rho.
       eps: the stabiliser of the denominator.
-      eps_in_sqrt: RMSprop only: eps inside the root (optax's default) or outside (eq. 7.4).
+      eps_in_sqrt: RMSprop only: eps inside the root (optax's default) or outside
+        (thesis eq. 7.4).
       initial_scale: RMSprop only: the starting value of the average of squares.
       one_minus_decay: RMSprop only: True, the new squared gradient enters the average with
         weight (1 - decay) (the decaying average of the thesis's prose and of every framework);
-        False, with weight 1 (eq. 7.4 as printed, :func:`scale_by_printed_rms`).
+        False, with weight 1 (thesis eq. 7.4 as printed, :func:`scale_by_printed_rms`).
     """
 
     name: str = "rmsprop"
@@ -120,8 +122,8 @@ class OptimizerSpec:
 
 def thesis_rmsprop(learning_rate: float, momentum: float = 0.9, decay: float = 0.9,
                    eps: float = 1e-8) -> OptimizerSpec:
-    """RMSprop as the thesis writes it (eq. 7.4, eps outside the root, average from 0) with the
-    heavy-ball momentum of section 9.3."""
+    """RMSprop as the thesis writes it (thesis eq. 7.4, eps outside the root, average from 0)
+    with the heavy-ball momentum of section 9.3."""
     return OptimizerSpec("rmsprop", learning_rate, momentum, decay, eps, eps_in_sqrt=False,
                          initial_scale=0.0)
 
@@ -133,7 +135,7 @@ class RMSpropReading:
     eps: float
     eps_in_sqrt: bool
     initial_scale: float
-    one_minus_decay: bool   # False: eq. 7.4 as printed, v_t = g_t**2 + decay v_{t-1}
+    one_minus_decay: bool   # False: thesis eq. 7.4 as printed, v_t = g_t**2 + decay v_{t-1}
     has_momentum: bool      # a heavy-ball term whose coefficient is the caller's ``momentum``
     source: str
 
@@ -187,9 +189,9 @@ def rmsprop_spec(name: str, learning_rate: float,
 
 def scale_by_printed_rms(decay, eps, initial_scale=0.0,
                          eps_in_sqrt: bool = False) -> optax.GradientTransformation:
-    """Eq. 7.4 exactly as printed: ``v_t = g_t**2 + decay * v_{t-1}`` (no (1 - decay) factor),
-    ``v_0 = initial_scale``, and the update ``g_t / (sqrt(v_t) + eps)`` (``/ sqrt(v_t + eps)``
-    with ``eps_in_sqrt``). Its state is optax's ``ScaleByRmsState``."""
+    """Thesis eq. 7.4 exactly as printed: ``v_t = g_t**2 + decay * v_{t-1}`` (no (1 - decay)
+    factor), ``v_0 = initial_scale``, and the update ``g_t / (sqrt(v_t) + eps)``
+    (``/ sqrt(v_t + eps)`` with ``eps_in_sqrt``). Its state is optax's ``ScaleByRmsState``."""
 
     def init(params):
         return optax.ScaleByRmsState(nu=optax.tree.full_like(params, initial_scale))
