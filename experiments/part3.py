@@ -226,7 +226,9 @@ def row_of(setting: Setting, summary: dict, config: Part3Config, cmd: str,
                              stage1_active_units=stage1_active_units)}
 
 
-def _chosen(config: Part3Config):
+def chosen_settings(config: Part3Config) -> list[Setting]:
+    """The rows ``config.settings`` names, in table order; an unknown name is refused, listing
+    the valid ones."""
     unknown = [name for name in config.settings if name not in ALL_NAMES]
     if unknown:
         raise ValueError(f"settings: unknown {unknown}; expected names from {ALL_NAMES}")
@@ -234,7 +236,7 @@ def _chosen(config: Part3Config):
 
 
 def run(config: Part3Config, run_dir) -> dict:
-    for setting in _chosen(config):
+    for setting in chosen_settings(config):
         module, run_config = setting_config(setting, config)
         sub = RunDir(run_dir.path / setting.name)
         if (sub.path / "summary.json").exists():  # --resume: a finished row is kept
@@ -253,7 +255,7 @@ def write_report(config: Part3Config, run_dir) -> dict:
     """results.json and report.md from the finished rows' folders (also ``python -m
     experiments.part3 RUN_DIR``, which redraws them from a saved run)."""
     rows = []
-    for setting in _chosen(config):
+    for setting in chosen_settings(config):
         sub = RunDir(run_dir.path / setting.name)
         summary = json.loads((sub.path / "summary.json").read_text())
         _, run_config = setting_config(setting, config)
@@ -368,7 +370,7 @@ def report(config: Part3Config, rows: list[dict], where: dict) -> str:
 
 def validate(config: Part3Config) -> None:
     """Builds every chosen row's config (its checks run), before any run folder is made."""
-    for setting in _chosen(config):
+    for setting in chosen_settings(config):
         setting_config(setting, config)
 
 

@@ -130,6 +130,6 @@ def test_the_reading_rows_are_one_field_from_the_thesis_row_and_not_run_by_defau
         assert changed == {name for name, _ in setting.overrides}, setting.name
     config = dataclasses.replace(part3.Part3Config(), settings=("ddn-simple-decay-batch",),
                                  title="Readings")
-    assert [s.name for s in part3._chosen(config)] == ["ddn-simple-decay-batch"]
+    assert [s.name for s in part3.chosen_settings(config)] == ["ddn-simple-decay-batch"]
     assert part3.report(config, [], {"device": "cpu", "date": "d", "commit": "c"}).startswith(
         "# Readings")

@@ -175,8 +175,8 @@ def test_the_small_solver_matches_numpy_in_float64():
         features = rng.normal(size=(50, d))
         matrix = features.T @ features + 0.1 * np.eye(d)
         right = rng.normal(size=(d, 7))
-        got = np.asarray(dis._solve_positive_definite(jnp.asarray(matrix, jnp.float32),
-                                                      jnp.asarray(right, jnp.float32)))
+        got = np.asarray(dis.solve_positive_definite(jnp.asarray(matrix, jnp.float32),
+                                                     jnp.asarray(right, jnp.float32)))
         expected = np.linalg.solve(matrix, right)
         assert np.abs(got - expected).max() / np.abs(expected).max() < 1e-4, d
 

@@ -236,14 +236,18 @@ def test_rejects_bad_inputs(call, message):
 
 
 def test_classifier_cache_round_trip_and_corrupt_file(tmp_path):
-    params = classifier_module._init(jax.random.key(0))
+    rng = np.random.default_rng(0)
+    sizes = (28 * 28, *classifier_module.HIDDEN, 10)
+    params = [{"w": jnp.asarray(rng.normal(size=(i, o)) / np.sqrt(i), jnp.float32),
+               "b": jnp.zeros((o,), jnp.float32)} for i, o in zip(sizes[:-1], sizes[1:])]
     saved = classifier_module.DigitClassifier(params=params, test_accuracy=0.5)
-    classifier_module._save(saved, classifier_module._cache_path(tmp_path))
+    path = classifier_module.save_digit_classifier(saved, tmp_path)
+    assert path == classifier_module.classifier_cache_path(tmp_path)
     loaded = digit_classifier(cache_dir=tmp_path)  # found in the cache: no training
     images = jnp.asarray(np.random.default_rng(5).uniform(size=(4, 28, 28)), jnp.float32)
     np.testing.assert_allclose(loaded(images), saved(images), rtol=1e-6)
     assert loaded.test_accuracy == 0.5
-    classifier_module._cache_path(tmp_path).write_bytes(b"not msgpack")
+    path.write_bytes(b"not msgpack")
     with pytest.raises(ValueError, match="digit_classifier-.*unreadable"):
         digit_classifier(cache_dir=tmp_path)
 

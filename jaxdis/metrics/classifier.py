@@ -69,11 +69,11 @@ def digit_classifier(data_dir=None, cache_dir=None) -> DigitClassifier:
       cache_dir: where the trained parameters live (default ``$JAXDIS_CACHE_DIR`` or
         ``~/.cache/jaxdis``).
     """
-    path = _cache_path(cache_dir)
+    path = classifier_cache_path(cache_dir)
     if path.exists():
         return _load(path)
     classifier = train_digit_classifier(data_dir)
-    _save(classifier, path)
+    save_digit_classifier(classifier, cache_dir)
     return classifier
 
 
@@ -138,7 +138,9 @@ def _train(images, labels, key, epochs):
     return params
 
 
-def _cache_path(cache_dir) -> Path:
+def classifier_cache_path(cache_dir=None) -> Path:
+    """The file :func:`digit_classifier` reads and :func:`save_digit_classifier` writes, in
+    ``cache_dir`` (default ``$JAXDIS_CACHE_DIR`` or ``~/.cache/jaxdis``)."""
     root = cache_dir or os.environ.get("JAXDIS_CACHE_DIR") or Path.home() / ".cache" / "jaxdis"
     return Path(root) / f"digit_classifier-{VERSION}.msgpack"
 
@@ -152,7 +154,10 @@ def _template():
     return {"params": params, "test_accuracy": 0.0}
 
 
-def _save(classifier: DigitClassifier, path: Path) -> None:
+def save_digit_classifier(classifier: DigitClassifier, cache_dir=None) -> Path:
+    """Writes ``classifier`` where :func:`digit_classifier` finds it (for instance one trained on
+    another machine), atomically; returns the file."""
+    path = classifier_cache_path(cache_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = serialization.to_bytes(
         {"params": classifier.params, "test_accuracy": np.float64(classifier.test_accuracy)}
@@ -162,6 +167,7 @@ def _save(classifier: DigitClassifier, path: Path) -> None:
     with os.fdopen(handle, "wb") as f:
         f.write(payload)
     os.replace(temporary, path)
+    return path
 
 
 def _load(path: Path) -> DigitClassifier:

@@ -128,12 +128,12 @@ def _ridge_predictions(code, target, n_fit: int, ridge: float):
     target_mean = target[:n_fit].mean(axis=0)
     gram = fit_features.T @ fit_features
     penalty = ridge * n_fit * jnp.eye(gram.shape[0], dtype=gram.dtype)
-    weights = _solve_positive_definite(gram + penalty,
-                                       fit_features.T @ (target[:n_fit] - target_mean))
+    weights = solve_positive_definite(gram + penalty,
+                                      fit_features.T @ (target[:n_fit] - target_mean))
     return test_features @ weights + target_mean
 
 
-def _solve_positive_definite(matrix, right):
+def solve_positive_definite(matrix, right):
     """``matrix^-1 right`` for a small symmetric positive definite ``matrix`` (d, d), by
     Gauss-Jordan elimination without pivoting (safe for such matrices: every pivot is positive).
 
