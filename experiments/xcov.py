@@ -192,17 +192,20 @@ def study_table2(config: XCovConfig, splits, run_dir) -> dict:
                                  if k.startswith("validation_")}}
     result = {"rows": rows, "paper": PAPER_TABLE2[config.model],
               "train_seconds": trained.train_seconds, "train_examples": len(splits["train"][0]),
-              "models_trained_together": len(entries)}
+              "models_trained_together": len(entries),
+              "epochs_trained": int(np.shape(history["validation_accuracy"])[1])}
 
     shown = {f"gamma={g:g}": entries.index((g, 0)) for g in gammas}  # seed 0: figures, ablation
     main_title, main_index = next(iter(shown.items()))
     z_test = on_test["z"][main_index]
     result["z_test_std"] = {"overall": float(z_test.std()), "per_unit": z_test.std(axis=0).tolist(),
                             "mean": z_test.mean(axis=0).tolist(), "paper": PAPER_Z_STD}
-    # How much class z still holds: a linear probe's held-out accuracy (chance 0.1).
+    # How much class z still holds: a linear probe's held-out accuracy (chance 0.1), and the
+    # spread of z that the paper's Fig. 4a discusses.
     result["ablation"] = {title: {
         "test_xcov": float(on_test["xcov"][i]),
         "probe_accuracy_from_z": float(label_probe(on_test["z"][i], splits["test"][1])),
+        "z_std": float(on_test["z"][i].std()),
         "test_accuracy": float(on_test["accuracy"][i])} for title, i in shown.items()}
     figures, spectra = viz.analysis_figures(
         model, {title: trained.model(i) for title, i in shown.items()},
@@ -348,8 +351,18 @@ def _pct(stats: dict) -> str:
     return f"{100 * stats['mean']:.2f} ± {100 * stats['std']:.2f}"
 
 
-def markdown(summary: dict) -> str:
-    """The results as a markdown report, every number from ``summary``."""
+def _epochs(config: dict, t2: dict) -> str:
+    """How long the table2 phase trained: the epochs, or those trained of the most allowed."""
+    trained = t2.get("epochs_trained", config["epochs"])
+    if trained == config["epochs"] and not config.get("patience"):
+        return f"{trained} epochs"
+    return (f"{trained} of at most {config['epochs']} epochs (stopped once no model's validation "
+            f"{config['selection']} had improved for {config['patience']} epochs)")
+
+
+def markdown(summary: dict, figures=()) -> str:
+    """The results as a markdown report, every number from ``summary``; ``figures`` (caption,
+    link) pairs are shown at the end."""
     config, prov = summary["config"], summary["provenance"]
     data = f"`{config['npz']}`" if config.get("npz") else "MNIST"
     lines = [f"# XCov (Cheung et al. 2015) on {data}: our numbers beside the paper's", "",
@@ -361,7 +374,7 @@ def markdown(summary: dict) -> str:
         t2, paper = summary["table2"], summary["table2"]["paper"]
         lines += ["", "## Table 2: MNIST accuracy (%, mean ± std over seeds)", "",
                   f"Model {config['model']}, selection by {config['selection']} on validation, "
-                  f"{config['seeds']} seeds, {config['epochs']} epochs, "
+                  f"{config['seeds']} seeds, {_epochs(config, t2)}, "
                   f"{t2.get('train_examples', config['train_examples'])} training images; paper: {paper['accuracy']} "
                   f"(alpha {paper['alpha']:g}, beta {paper['beta']:g}, gamma {paper['gamma']:g}, "
                   f"selection by {paper['selection']}; it does not say whether on validation or "
@@ -379,10 +392,12 @@ def markdown(summary: dict) -> str:
                   f"std of z (all units) {z['overall']:.3f}, per unit "
                   f"{', '.join(f'{s:.3f}' for s in z['per_unit'])}; paper: about {z['paper']}.",
                   "", "## The gamma ablation (seed 0)", "",
-                  "| run | test XCov | linear probe: class from z (chance 0.10) | test accuracy |",
-                  "| --- | --- | --- | --- |"]
+                  "| run | test XCov | linear probe: class from z (chance 0.10) | std of z (paper, "
+                  f"Fig. 4a: about {PAPER_Z_STD}) | test accuracy |",
+                  "| --- | --- | --- | --- | --- |"]
         lines += [f"| {name} | {row['test_xcov']:.2e} | {row['probe_accuracy_from_z']:.3f} | "
-                  f"{row['test_accuracy']:.4f} |" for name, row in t2["ablation"].items()]
+                  + (f"{row['z_std']:.3f}" if "z_std" in row else "n/a")
+                  + f" | {row['test_accuracy']:.4f} |" for name, row in t2["ablation"].items()]
         if t2.get("jacobian_spectra"):
             lines += ["", "## Fig. 5e: first normalised singular values (mean over classes)", ""]
             lines += [f"- {name}: " + ", ".join(f"{v:.3f}" for v in values)
@@ -416,6 +431,8 @@ def markdown(summary: dict) -> str:
             lines.append(f"| {row['batch_size']} | {row['max_norm'] or 'off'} | "
                          f"{_pct(row['test_accuracy'])} | {row['test_reconstruction']['mean']:.2f}"
                          f" ± {row['test_reconstruction']['std']:.2f} | {[e + 1 for e in row['best_epoch']]} |")
+    if figures:
+        lines += [""] + [f"![{caption}]({link})" for caption, link in figures]
     return "\n".join(lines) + "\n"
 
 
@@ -455,8 +472,8 @@ def table2_report(summaries: dict[str, dict]) -> str:
              "fit a CPU budget, not chosen for accuracy; \"models in one program\" counts the "
              "seeds and ablation gammas trained together (the times cover them all).", "",
              "| model | paper | ours, validation | ours, test | seeds | epochs | training images | "
-             "alpha, beta, gamma | selection | models in one program | device; training, whole run (s) "
-             "| report |",
+             "alpha, beta, gamma | selection | models in one program | device, commit; training, "
+             "whole run (s) | report |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, summary in summaries.items():
         config, t2 = summary["config"], summary["table2"]
@@ -464,12 +481,36 @@ def table2_report(summaries: dict[str, dict]) -> str:
         images = t2.get("train_examples", config["train_examples"])
         lines.append(
             f"| {config['model']} | {t2['paper']['accuracy']} | {_pct(row['validation_accuracy'])} "
-            f"| {_pct(row['test_accuracy'])} | {config['seeds']} | {config['epochs']} | {images} | "
+            f"| {_pct(row['test_accuracy'])} | {config['seeds']} | "
+            f"{t2.get('epochs_trained', config['epochs'])} | {images} | "
             f"{config['alpha']:g}, {config['beta']:g}, {config['gamma']:g} | "
             f"{config['selection']} | {t2['models_trained_together']} | "
-            f"{summary['provenance']['device']}; {t2['train_seconds']:.0f}, "
-            f"{summary['wall_seconds']:.0f} | {name.replace('.json', '.md')} |")
+            f"{summary['provenance']['device']}, {summary['provenance']['commit']}; "
+            f"{t2['train_seconds']:.0f}, {summary['wall_seconds']:.0f} | "
+            f"{name.replace('.json', '.md')} |")
+    lines += ["", "Commands:", ""] + [f"- {name.replace('.json', '.md')}: `{command(s['config'])}`"
+                                      for name, s in summaries.items()]
     return "\n".join(lines) + "\n"
+
+
+def save_report(run_path, name: str, results) -> None:
+    """A finished run's report among the committed results: ``results/NAME.md`` (its markdown,
+    with links to its figures), ``results/NAME.json`` (its summary) and its figures copied to
+    ``results/figures/NAME_*.png``."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    run_path, results = Path(run_path), Path(results)
+    summary = json.loads((run_path / "summary.json").read_text())
+    (results / "figures").mkdir(parents=True, exist_ok=True)
+    figures = []
+    for figure in sorted((run_path / "figures").glob("*.png")):
+        target = f"{name}_{figure.name.removeprefix('xcov_')}"
+        shutil.copyfile(figure, results / "figures" / target)
+        figures.append((figure.stem, f"figures/{target}"))
+    (results / f"{name}.json").write_text(json.dumps(summary, indent=1))
+    (results / f"{name}.md").write_text(markdown(summary, figures))
 
 
 def _main(argv=None) -> None:
@@ -477,11 +518,22 @@ def _main(argv=None) -> None:
     import json
     from pathlib import Path
 
-    parser = argparse.ArgumentParser(description="Assemble Table 2 from saved xcov run summaries.")
-    parser.add_argument("what", choices=["table2"])
-    parser.add_argument("output", type=Path)
-    parser.add_argument("summaries", type=Path, nargs="+", help="summary.json files of table2 runs")
+    parser = argparse.ArgumentParser(description="Reports from saved xcov runs.")
+    commands = parser.add_subparsers(dest="what", required=True)
+    table2 = commands.add_parser("table2", help="assemble Table 2 from saved run summaries")
+    table2.add_argument("output", type=Path)
+    table2.add_argument("summaries", type=Path, nargs="+", help="summary.json files of table2 runs")
+    report = commands.add_parser("report", help="keep a finished run's report: NAME.md, "
+                                 "NAME.json and figures/NAME_*.png in RESULTS")
+    report.add_argument("run_dir", type=Path)
+    report.add_argument("name")
+    report.add_argument("results", type=Path, nargs="?",
+                        default=Path(__file__).parent / "results")
     args = parser.parse_args(argv)
+    if args.what == "report":
+        save_report(args.run_dir, args.name, args.results)
+        print(f"wrote {args.results / args.name}.md")
+        return
     summaries = {path.name: json.loads(path.read_text()) for path in args.summaries}
     missing = [name for name, summary in summaries.items() if "table2" not in summary]
     if missing:

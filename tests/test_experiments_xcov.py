@@ -2,6 +2,7 @@
 tiny scale, resuming a killed run phase by phase, Table 2 assembled from summaries. The model's
 training is tested in tests/test_train_xcov.py."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -125,8 +126,44 @@ def test_table2_report_reads_each_row_from_its_summary():
                                         "test_accuracy": stats(0.5, 0.0)}},
                    "paper": xcov.PAPER_TABLE2["conv_mnist"], "train_seconds": 120.4,
                    "train_examples": 10000, "models_trained_together": 2},
-        "provenance": {"device": "cpu:cpu"}, "wall_seconds": 300.2}
+        "provenance": {"device": "cpu:cpu", "commit": "abc1234"}, "wall_seconds": 300.2}
     report = xcov.table2_report({"xcov_conv_mnist.json": summary})
     row = [line for line in report.splitlines() if line.startswith("| conv_mnist")]
     assert row == ["| conv_mnist | 98.71 | 95.12 ± 0.11 | 94.33 ± 0.22 | 2 | 3 | 10000 | 1, 10, 10 "
-                   "| reconstruction | 2 | cpu:cpu; 120, 300 | xcov_conv_mnist.md |"]
+                   "| reconstruction | 2 | cpu:cpu, abc1234; 120, 300 | xcov_conv_mnist.md |"]
+    assert "- xcov_conv_mnist.md: `jaxdis run xcov --set model=conv_mnist`" in report
+    summary["table2"]["epochs_trained"] = 2  # stopped early: the epochs it trained
+    assert "| 2 | 2 | 10000 |" in xcov.table2_report({"xcov_conv_mnist.json": summary})
+
+
+def test_a_kept_report_links_its_figures_and_says_where_training_stopped(tmp_path):
+    """``python -m experiments.xcov report RUN NAME RESULTS``: NAME.md, NAME.json, figures."""
+    config = dataclasses.asdict(xcov.make_config("mnist"))
+    config.update(study="table2", epochs=150, patience=10, selection="accuracy")
+    stats = {"mean": 0.98, "std": 0.001, "per_seed": [0.979, 0.981]}
+    row = {"validation_accuracy": stats, "test_accuracy": stats, "test_reconstruction": stats,
+           "test_xcov": stats, "best_epoch": [30, 40]}
+    ablation = {"test_xcov": 1e-3, "probe_accuracy_from_z": 0.12, "z_std": 0.61,
+                "test_accuracy": 0.975}
+    summary = {"config": config, "wall_seconds": 10.0,
+               "provenance": {"device": "cpu:cpu", "jax_version": "0", "date": "d", "commit": "c"},
+               "table2": {"rows": {"gamma=10": row}, "paper": xcov.PAPER_TABLE2["mnist"],
+                          "epochs_trained": 65, "z_test_std": {"overall": 0.6, "per_unit": [0.6],
+                                                               "paper": xcov.PAPER_Z_STD},
+                          "ablation": {"gamma=10": ablation, "gamma=0": dict(ablation, z_std=0.7)},
+                          "parzen": {"samples": 10, "test_images": 10, "model": {
+                              "bandwidth": 0.2, "log_likelihood": 1.0}, "train_images_upper_bound": {
+                              "bandwidth": 0.2, "log_likelihood": 2.0}}}}
+    run = tmp_path / "run"
+    (run / "figures").mkdir(parents=True)
+    (run / "summary.json").write_text(json.dumps(summary))
+    (run / "figures" / "xcov_validation_curves.png").write_bytes(b"png")
+    xcov._main(["report", str(run), "xcov_converged", str(tmp_path / "results")])
+    text = (tmp_path / "results" / "xcov_converged.md").read_text()
+    assert ("65 of at most 150 epochs (stopped once no model's validation accuracy had improved "
+            "for 10 epochs)") in text
+    assert "| gamma=0 | 1.00e-03 | 0.120 | 0.700 | 0.9750 |" in text
+    assert "![xcov_validation_curves](figures/xcov_converged_validation_curves.png)" in text
+    assert (tmp_path / "results" / "figures" / "xcov_converged_validation_curves.png").exists()
+    kept = json.loads((tmp_path / "results" / "xcov_converged.json").read_text())
+    assert kept == json.loads(json.dumps(summary))
