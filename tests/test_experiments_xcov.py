@@ -151,9 +151,10 @@ def test_a_kept_report_links_its_figures_and_says_where_training_stopped(tmp_pat
                           "epochs_trained": 65, "z_test_std": {"overall": 0.6, "per_unit": [0.6],
                                                                "paper": xcov.PAPER_Z_STD},
                           "ablation": {"gamma=10": ablation, "gamma=0": dict(ablation, z_std=0.7)},
-                          "parzen": {"samples": 10, "test_images": 10, "model": {
-                              "bandwidth": 0.2, "log_likelihood": 1.0}, "train_images_upper_bound": {
-                              "bandwidth": 0.2, "log_likelihood": 2.0}}}}
+                          "parzen": {"samples": 10, "test_images": 10,
+                                     "model": {"bandwidth": 0.2, "log_likelihood": 1.0},
+                                     "train_images_upper_bound": {"bandwidth": 0.2,
+                                                                  "log_likelihood": 2.0}}}}
     run = tmp_path / "run"
     (run / "figures").mkdir(parents=True)
     (run / "summary.json").write_text(json.dumps(summary))
