@@ -61,6 +61,20 @@ def _scores(ami, accuracy, std=0.01):
             "accuracy": {"mean": accuracy, "std": 0.001}}
 
 
+def test_the_scale_comparison_puts_each_losss_reduced_and_full_scores_side_by_side():
+    reduced = {"baseline": {"test": _scores(0.40, 0.95)}, "multi": {"test": _scores(0.45, 0.946)}}
+    full = {"baseline": {"test": _scores(0.42, 0.98)}, "multi": {"test": _scores(0.50, 0.981)},
+            "xcov": {"test": _scores(0.5, 0.98)}}  # a row only one scale has is left out
+    lines = viz.scale_comparison_markdown(reduced, full, NAMES)
+    assert lines[0].startswith("| loss | reduced: AMI | full: AMI |")
+    assert lines[2:4] == [
+        "| Baseline | 0.400 ± 0.010 | 0.420 ± 0.010 | 0.950 ± 0.001 | 0.980 ± 0.001 | +0.00 "
+        "| +0.00 |",
+        "| L_multi | 0.450 ± 0.010 | 0.500 ± 0.010 | 0.946 ± 0.001 | 0.981 ± 0.001 | +0.40 "
+        "| -0.10 |"]
+    assert lines[4:] == [""]
+
+
 def test_claim_check_reads_the_test_rows_against_the_baseline():
     table = {"baseline": {"test": _scores(0.40, 0.95)}, "xcov": {"test": _scores(0.50, 0.95)},
              "multi": {"test": _scores(0.45, 0.949)}}

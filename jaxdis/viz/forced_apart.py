@@ -160,6 +160,26 @@ def claim_check(table: Mapping[str, dict], names: Mapping[str, str]) -> list[str
     return lines
 
 
+def scale_comparison_markdown(reduced: Mapping[str, dict], full: Mapping[str, dict],
+                              names: Mapping[str, str]) -> list[str]:
+    """Two Table 1s of one dataset and model side by side on the test set: test AMI, binary
+    accuracy and its cost against the same scale's baseline (percentage points), at the reduced
+    scale (``reduced``) and on all training images (``full``); tables as in
+    :func:`table1_markdown`."""
+    lines = ["| loss | reduced: AMI | full: AMI | reduced: accuracy | full: accuracy | "
+             "reduced: cost (pp) | full: cost (pp) |", "|" + "---|" * 7]
+    for loss in (name for name in names if name in reduced and name in full):
+        cells = [mean_std_cell(t[loss]["test"]["ami"]) for t in (reduced, full)]
+        cells += [mean_std_cell(t[loss]["test"]["accuracy"]) for t in (reduced, full)]
+        for t in (reduced, full):
+            accuracy = {row: t[row]["test"]["accuracy"]["mean"] for row in (loss, "baseline")
+                        if row in t}
+            cost = 100 * (accuracy["baseline"] - accuracy[loss]) if "baseline" in accuracy else None
+            cells.append("n/a" if cost is None else f"{cost:+.2f}")
+        lines.append(f"| {names[loss]} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def table1_markdown(table: Mapping[str, dict], paper: Mapping[str, Mapping[str, tuple]],
                     names: Mapping[str, str]) -> list[str]:
     """Our Table 1 rows (validation and test AMI, NMI, accuracy, mean ± std) beside the paper's
@@ -263,13 +283,15 @@ def figure_links(folder, stem: str, captions: Mapping[str, str]) -> list[tuple[s
 
 def run_markdown(summary: Mapping, command: str, paper: Mapping[str, Mapping[str, tuple]],
                  autoencoder_paper: Mapping[str, tuple], names: Mapping[str, str],
-                 figures: Sequence[tuple[str, str]] = ()) -> list[str]:
+                 figures: Sequence[tuple[str, str]] = (), title: str | None = None) -> list[str]:
     """One run's section of the report, from its summary (forced_apart_*.json): the command, model,
     scale, provenance, margins and weights; :func:`table1_markdown` beside ``paper``; the
     autoencoder rows beside ``autoencoder_paper`` (if run); the ``figures`` (caption, link); Fig. 6
-    as numbers; the margin sweep (if run). ``names``: {loss: printed name}, in row order."""
+    as numbers; the margin sweep (if run). ``names``: {loss: printed name}, in row order;
+    ``title``: the section's heading (default "DATASET (MODEL)")."""
     config, prov = summary["config"], summary["provenance"]
-    lines = [f"## {summary['dataset']} ({summary['model']})", "",
+    title = title or f"{summary['dataset']} ({summary['model']})"
+    lines = [f"## {title}", "",
              f"- command: `{command}`",
              f"- model: {model_line(config, summary['model'])}",
              f"- scale: {config['train_size'] or 50000} training examples, "
