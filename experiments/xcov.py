@@ -41,7 +41,7 @@ import numpy as np
 
 from jaxdis.nets import cheung
 from jaxdis.registry import Experiment
-from jaxdis.runs import RunDir, provenance
+from jaxdis.runs import RunDir, keep_run, provenance
 from jaxdis.train import xcov as xt
 
 # Cheung et al. Table 2 (accuracy in %, weights, model selection criterion) and section 3.4.
@@ -493,26 +493,6 @@ def table2_report(summaries: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def save_report(run_path, name: str, results) -> None:
-    """A finished run's report among the committed results: ``results/NAME.md`` (its markdown,
-    with links to its figures), ``results/NAME.json`` (its summary) and its figures copied to
-    ``results/figures/NAME_*.png``."""
-    import json
-    import shutil
-    from pathlib import Path
-
-    run_path, results = Path(run_path), Path(results)
-    summary = json.loads((run_path / "summary.json").read_text())
-    (results / "figures").mkdir(parents=True, exist_ok=True)
-    figures = []
-    for figure in sorted((run_path / "figures").glob("*.png")):
-        target = f"{name}_{figure.name.removeprefix('xcov_')}"
-        shutil.copyfile(figure, results / "figures" / target)
-        figures.append((figure.stem, f"figures/{target}"))
-    (results / f"{name}.json").write_text(json.dumps(summary, indent=1))
-    (results / f"{name}.md").write_text(markdown(summary, figures))
-
-
 def _main(argv=None) -> None:
     import argparse
     import json
@@ -531,8 +511,7 @@ def _main(argv=None) -> None:
                         default=Path(__file__).parent / "results")
     args = parser.parse_args(argv)
     if args.what == "report":
-        save_report(args.run_dir, args.name, args.results)
-        print(f"wrote {args.results / args.name}.md")
+        print(f"wrote {keep_run(args.run_dir, args.results, args.name, markdown, 'xcov_')}")
         return
     summaries = {path.name: json.loads(path.read_text()) for path in args.summaries}
     missing = [name for name, summary in summaries.items() if "table2" not in summary]

@@ -167,3 +167,23 @@ def check_writable(path: str | os.PathLike) -> None:
     except OSError as error:
         what = "write in" if existing == path else f"create {path}: cannot write in"
         raise PermissionError(f"cannot {what} {existing} ({error.strerror or error})") from None
+
+
+def keep_run(run_path, results, name: str, markdown, strip_prefix: str = "") -> Path:
+    """Keeps a finished run among committed results (for instance experiments/results/): its
+    summary.json as ``results/NAME.json``, each of its figures as ``results/figures/NAME_*.png``
+    (``strip_prefix`` dropped from the figure's own name), and ``results/NAME.md`` =
+    ``markdown(summary, [(caption, link), ...])``, the figures linked. Returns the .md file."""
+    import shutil
+
+    run_path, results = Path(run_path), Path(results)
+    summary = json.loads((run_path / "summary.json").read_text())
+    (results / "figures").mkdir(parents=True, exist_ok=True)
+    figures = []
+    for figure in sorted((run_path / "figures").glob("*.png")):
+        kept = f"{name}_{figure.name.removeprefix(strip_prefix)}"
+        shutil.copyfile(figure, results / "figures" / kept)
+        figures.append((figure.stem, f"figures/{kept}"))
+    (results / f"{name}.json").write_text(json.dumps(summary, indent=1))
+    (results / f"{name}.md").write_text(markdown(summary, figures))
+    return results / f"{name}.md"
