@@ -34,7 +34,7 @@ from pathlib import Path
 from jaxdis import registry
 from jaxdis.data.labels import binary_labels
 from jaxdis.nets import forced_apart as nets
-from jaxdis.runs import RunDir, provenance
+from jaxdis.runs import RunDir
 from jaxdis.train import forced_apart as fa_train
 from jaxdis.viz import forced_apart as viz
 
@@ -207,7 +207,7 @@ def run(config: ForcedApartConfig, run_dir) -> dict:
     """The classifier table (Table 1), its figures (Fig. 2/3, 5, 6), the margin sweep and the
     autoencoder column, each training phase in its own sub-folder of ``run_dir``."""
     validate(config)
-    started = provenance()  # the code the run starts with, even if it spans a commit
+    started = run_dir.started()  # the code the run started with, even if resumed at another
     start = time.perf_counter()
     settings = fa_train.ForcedApartSettings.from_config(config)
     sizes = {"train": config.train_size, "validation": config.eval_size, "test": config.eval_size}
@@ -269,10 +269,6 @@ def run(config: ForcedApartConfig, run_dir) -> dict:
 # ----------------------------------------------------------------------------- the markdown report
 
 
-def _is_full(summary: dict) -> bool:
-    return summary["config"]["train_size"] == 0
-
-
 def report(summaries: list[dict], commands: list[str], figures_dir=None,
            names: list[str] | None = None) -> str:
     """experiments/results/forced_apart.md from the runs' summaries (forced_apart_*.json): our
@@ -290,12 +286,12 @@ def report(summaries: list[dict], commands: list[str], figures_dir=None,
     for summary, command, name in zip(summaries, commands, names):
         figures = viz.figure_links(figures_dir, f"{name}_", FIGURE_KINDS) if figures_dir else []
         title = f"{summary['dataset']} ({summary['model']})" + (
-            ", all training images" if _is_full(summary) else "")
+            "" if summary["config"]["train_size"] else ", all training images")
         lines += viz.run_markdown(
             summary, command, {c: PAPER_TABLE1[c] for c in PAPER_COLUMNS[summary["dataset"]]},
             PAPER_TABLE1["MNIST autoencoder, test"], LOSS_NAMES, figures, title)
-    for full in filter(_is_full, summaries):
-        reduced = [s for s in summaries if not _is_full(s)
+    for full in (s for s in summaries if not s["config"]["train_size"]):  # all images
+        reduced = [s for s in summaries if s["config"]["train_size"]
                    and (s["dataset"], s["model"]) == (full["dataset"], full["model"])]
         if reduced:
             lines += [f"## {full['dataset']} ({full['model']}): all training images beside the "

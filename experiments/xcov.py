@@ -41,7 +41,7 @@ import numpy as np
 
 from jaxdis.nets import cheung
 from jaxdis.registry import Experiment
-from jaxdis.runs import RunDir, keep_run, provenance
+from jaxdis.runs import RunDir, keep_run
 from jaxdis.train import xcov as xt
 
 # Cheung et al. Table 2 (accuracy in %, weights, model selection criterion) and section 3.4.
@@ -320,7 +320,7 @@ def study_options(config: XCovConfig, splits, run_dir) -> dict:
 def run(config: XCovConfig, run_dir) -> dict:
     check_config(config)
     start = time.perf_counter()
-    summary = {"config": dataclasses.asdict(config), "provenance": provenance()}
+    summary = {"config": dataclasses.asdict(config), "provenance": run_dir.started()}
     splits = xt.load_splits(config.model, config.npz, config.train_examples)
     if config.npz:
         summary["npz"] = study_npz(config, splits, run_dir)
@@ -367,7 +367,9 @@ def markdown(summary: dict, figures=()) -> str:
     data = f"`{config['npz']}`" if config.get("npz") else "MNIST"
     lines = [f"# XCov (Cheung et al. 2015) on {data}: our numbers beside the paper's", "",
              f"Device {prov['device']}, JAX {prov['jax_version']}, {prov['date']}, commit "
-             f"{prov['commit']}, wall time {summary['wall_seconds']:.0f} s.", "",
+             f"{prov['commit']}, wall time {summary['wall_seconds']:.0f} s"
+             + (f" (of the last process: resumed {prov['resumed']['date']} at commit "
+                f"{prov['resumed']['commit']})." if prov.get("resumed") else "."), "",
              f"Command: `{command(config)}`", "",
              "Config: " + ", ".join(f"{k}={v}" for k, v in sorted(config.items()))]
     if "table2" in summary:

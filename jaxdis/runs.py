@@ -97,6 +97,15 @@ class RunDir:
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
+    def started(self) -> dict[str, Any]:
+        """Where and when the run in this folder started: the record ``jaxdis run`` writes in
+        run.json once and keeps when another process resumes the run (the command line adds
+        that process's commit to summary.json as ``resumed``); :func:`provenance` now for a
+        folder without one."""
+        path = self.path / "run.json"
+        started = json.loads(path.read_text()).get("started") if path.is_file() else None
+        return started or provenance()
+
     def save_figure(self, fig, name: str, dpi: int = 100) -> Path:
         """Saves a matplotlib figure as figures/NAME.png and closes it."""
         import matplotlib.pyplot as plt
