@@ -115,7 +115,8 @@ def test_enumerating_the_bigger_cause_gives_the_same_evidence():
     # The fast path enumerates the smaller cause; swapping the causes must not change p(x).
     params, x = random_model(5, 2, 4, 6), random_data(3, 5, 6)
     swapped = BroadnetParams(params.V, params.W, params.b, params.a)
-    assert relative_error(exact.log_evidence(params, x, 0.7), exact.log_evidence(swapped, x, 0.7)) < 1e-6
+    assert relative_error(exact.log_evidence(params, x, 0.7),
+                          exact.log_evidence(swapped, x, 0.7)) < 1e-6
 
 
 @pytest.mark.parametrize("method", exact.METHODS)

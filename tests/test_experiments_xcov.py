@@ -115,7 +115,8 @@ def test_a_run_killed_after_its_first_phase_resumes_to_the_uninterrupted_results
     assert results[0] == results[1]
     # The summary says where the run started, not where it was resumed (run.json keeps that).
     started = json.loads((killed / "run.json").read_text())["started"]
-    assert json.loads((killed / "summary.json").read_text())["provenance"]["date"] == started["date"]
+    summary = json.loads((killed / "summary.json").read_text())
+    assert summary["provenance"]["date"] == started["date"]
 
 
 def test_table2_report_reads_each_row_from_its_summary():
