@@ -39,6 +39,7 @@ import time
 
 import numpy as np
 
+from jaxdis.metrics.seed_sweep import mean_std
 from jaxdis.nets import cheung
 from jaxdis.registry import Experiment
 from jaxdis.runs import RunDir, keep_run
@@ -160,11 +161,6 @@ def train_phase(config: XCovConfig, run_dir, phase: str, splits, weights, labell
         evaluate_on=evaluate_on)
 
 
-def _mean_std(values) -> dict:
-    values = np.asarray(values, np.float64)
-    return {"mean": float(values.mean()), "std": float(values.std()), "per_seed": values.tolist()}
-
-
 def study_table2(config: XCovConfig, splits, run_dir) -> dict:
     """Table 2's row for ``config.model`` over seeds, gamma beside the ablation gammas, then the
     analyses of section 3.4-3.5 and Table 5 on seed 0."""
@@ -184,8 +180,8 @@ def study_table2(config: XCovConfig, splits, run_dir) -> dict:
     for g in gammas:
         members = [i for i, (gg, _) in enumerate(entries) if gg == g]
         rows[f"gamma={g:g}"] = {
-            "gamma": g, "validation_accuracy": _mean_std(on_val["accuracy"][members]),
-            **{f"test_{k}": _mean_std(on_test[k][members]) for k in ("accuracy", "reconstruction",
+            "gamma": g, "validation_accuracy": mean_std(on_val["accuracy"][members]),
+            **{f"test_{k}": mean_std(on_test[k][members]) for k in ("accuracy", "reconstruction",
                                                                     "xcov")},
             "best_epoch": trained.best_epoch[members].tolist(),
             "validation_curve": {k: history[k][members].tolist() for k in history
@@ -255,8 +251,8 @@ def study_npz(config: XCovConfig, splits, run_dir) -> dict:
     return {"file": config.npz, "model": config.model, "label_sets": dict(model.label_sets),
             "examples": {split: len(images) for split, (images, _) in splits.items()},
             "labelled": counted, "train_seconds": trained.train_seconds,
-            "validation": {k: _mean_std(on_val[k]) for k in accuracies},
-            "test": {k: _mean_std(on_test[k]) for k in accuracies + ["reconstruction", "xcov"]},
+            "validation": {k: mean_std(on_val[k]) for k in accuracies},
+            "test": {k: mean_std(on_test[k]) for k in accuracies + ["reconstruction", "xcov"]},
             "best_epoch": trained.best_epoch.tolist(),
             "curves": {k: v.tolist() for k, v in trained.history.items() if k != "alive"},
             "paper": PAPER_TABLE3.get(config.model)}
@@ -311,7 +307,7 @@ def study_options(config: XCovConfig, splits, run_dir) -> dict:
                                   splits, [(config.alpha, config.beta, config.gamma)] * config.seeds,
                                   evaluate_on=("test",), batch_size=batch_size, max_norm=max_norm)
             rows.append({"batch_size": batch_size, "max_norm": max_norm, **{
-                f"test_{k}": _mean_std(trained.scores["test"][k]) for k in ("accuracy",
+                f"test_{k}": mean_std(trained.scores["test"][k]) for k in ("accuracy",
                                                                           "reconstruction")},
                 "best_epoch": trained.best_epoch.tolist()})
     return {"rows": rows}
@@ -351,9 +347,15 @@ def _pct(stats: dict) -> str:
     return f"{100 * stats['mean']:.2f} ± {100 * stats['std']:.2f}"
 
 
+def _epochs_trained(config: dict, t2: dict) -> int:
+    """The epochs the table2 phase trained (older summaries: its validation curves' length)."""
+    curves = next(iter(t2["rows"].values())).get("validation_curve", {}).get("validation_accuracy")
+    return t2.get("epochs_trained") or (len(curves[0]) if curves else config["epochs"])
+
+
 def _epochs(config: dict, t2: dict) -> str:
     """How long the table2 phase trained: the epochs, or those trained of the most allowed."""
-    trained = t2.get("epochs_trained", config["epochs"])
+    trained = _epochs_trained(config, t2)
     if trained == config["epochs"] and not config.get("patience"):
         return f"{trained} epochs"
     return (f"{trained} of at most {config['epochs']} epochs (stopped once no model's validation "
@@ -484,7 +486,7 @@ def table2_report(summaries: dict[str, dict]) -> str:
         lines.append(
             f"| {config['model']} | {t2['paper']['accuracy']} | {_pct(row['validation_accuracy'])} "
             f"| {_pct(row['test_accuracy'])} | {config['seeds']} | "
-            f"{t2.get('epochs_trained', config['epochs'])} | {images} | "
+            f"{_epochs_trained(config, t2)} | {images} | "
             f"{config['alpha']:g}, {config['beta']:g}, {config['gamma']:g} | "
             f"{config['selection']} | {t2['models_trained_together']} | "
             f"{summary['provenance']['device']}, {summary['provenance']['commit']}; "

@@ -9,6 +9,7 @@ Host functions (call them once per run, on arrays; the scores inside are compile
 - :func:`ground_truth_scores`: the verdicts that need the true causes of a composite
   (:mod:`jaxdis.metrics.code_probes`, :mod:`jaxdis.metrics.ground_truth`);
 - :func:`seed_distribution`: median, quartiles and range over the seeds of one number;
+  :func:`mean_std`: its mean and standard deviation, as the papers' tables give them;
 - :func:`sweep_verdicts`: how the seeds of a sweep came out, from its summary: the numbers above
   as distributions over seeds, and the seeds each rule counts as disentangled or collapsed.
 
@@ -142,6 +143,12 @@ def ground_truth_scores(composite, probe_index, codes_a, codes_b, recon_a, recon
                 float(pair_recognition(a, b, labels_a, labels_b, classifier))
                 for a, b in zip(recon_a, recon_b)])
     return scores
+
+
+def mean_std(values) -> dict:
+    """``{"mean", "std", "per_seed"}`` of ``values`` (population std, float64)."""
+    values = np.asarray(values, np.float64)
+    return {"mean": float(values.mean()), "std": float(values.std()), "per_seed": values.tolist()}
 
 
 def seed_distribution(values) -> dict:

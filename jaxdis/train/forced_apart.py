@@ -66,6 +66,7 @@ from jaxdis.losses.forced_apart import (forced_apart_autoencoder, forced_apart_m
                                         forced_apart_single)
 from jaxdis.losses.xcov import decov, xcov
 from jaxdis.metrics.clustering import ami_vs_clusters, cluster_scores
+from jaxdis.metrics.seed_sweep import mean_std
 from jaxdis.nets.forced_apart import fc1_weight_rows, stacked_outputs
 from jaxdis.runs import RunDir
 from jaxdis.train.engine import Program, Stage
@@ -345,12 +346,6 @@ def evaluate_classifiers(model, nets, inputs, classes, n_clusters: int, kmeans_s
     return {"accuracy": np.mean((logits > 0) == binary_labels(classes)[None], axis=1),
             "ami": ami, "nmi": nmi, "dead_fc1_units": np.mean(np.all(fc1 <= 0, axis=1), axis=1),
             "fc1": fc1}
-
-
-def mean_std(values) -> dict:
-    """``{"mean", "std", "per_seed"}`` of ``values`` (population std, float64)."""
-    values = np.asarray(values, np.float64)
-    return {"mean": float(values.mean()), "std": float(values.std()), "per_seed": values.tolist()}
 
 
 def mean_std_by_row(scores: dict, row_of_model, rows) -> dict:
