@@ -188,8 +188,7 @@ def study_table2(config: XCovConfig, splits, run_dir) -> dict:
                                  if k.startswith("validation_")}}
     result = {"rows": rows, "paper": PAPER_TABLE2[config.model],
               "train_seconds": trained.train_seconds, "train_examples": len(splits["train"][0]),
-              "models_trained_together": len(entries),
-              "epochs_trained": int(np.shape(history["validation_accuracy"])[1])}
+              "models_trained_together": len(entries)}
 
     shown = {f"gamma={g:g}": entries.index((g, 0)) for g in gammas}  # seed 0: figures, ablation
     main_title, main_index = next(iter(shown.items()))
@@ -348,9 +347,9 @@ def _pct(stats: dict) -> str:
 
 
 def _epochs_trained(config: dict, t2: dict) -> int:
-    """The epochs the table2 phase trained (older summaries: its validation curves' length)."""
+    """The epochs the table2 phase trained: its validation curves' length (if it has them)."""
     curves = next(iter(t2["rows"].values())).get("validation_curve", {}).get("validation_accuracy")
-    return t2.get("epochs_trained") or (len(curves[0]) if curves else config["epochs"])
+    return len(curves[0]) if curves else config["epochs"]
 
 
 def _epochs(config: dict, t2: dict) -> str:
@@ -385,7 +384,8 @@ def markdown(summary: dict, figures=()) -> str:
                   "test).", "",
                   "| run | validation | test | test U (eq. 4) | test XCov (eq. 6) | best epoch (1 = first) |",
                   "| --- | --- | --- | --- | --- | --- |"]
-        for name, row in t2["rows"].items():
+        main_first = lambda item: item[0] != f"gamma={config['gamma']:g}"  # JSON sorts keys
+        for name, row in sorted(t2["rows"].items(), key=main_first):
             lines.append(f"| ours, alpha {config['alpha']:g}, beta {config['beta']:g}, {name} | "
                          f"{_pct(row['validation_accuracy'])} | {_pct(row['test_accuracy'])} | "
                          f"{row['test_reconstruction']['mean']:.2f} | "
@@ -401,7 +401,8 @@ def markdown(summary: dict, figures=()) -> str:
                   "| --- | --- | --- | --- | --- |"]
         lines += [f"| {name} | {row['test_xcov']:.2e} | {row['probe_accuracy_from_z']:.3f} | "
                   + (f"{row['z_std']:.3f}" if "z_std" in row else "n/a")
-                  + f" | {row['test_accuracy']:.4f} |" for name, row in t2["ablation"].items()]
+                  + f" | {row['test_accuracy']:.4f} |"
+                  for name, row in sorted(t2["ablation"].items(), key=main_first)]
         if t2.get("jacobian_spectra"):
             lines += ["", "## Fig. 5e: first normalised singular values (mean over classes)", ""]
             lines += [f"- {name}: " + ", ".join(f"{v:.3f}" for v in values)
@@ -476,9 +477,8 @@ def table2_report(summaries: dict[str, dict]) -> str:
              "fit a CPU budget, not chosen for accuracy; \"models in one program\" counts the "
              "seeds and ablation gammas trained together (the times cover them all).", "",
              "| model | paper | ours, validation | ours, test | seeds | epochs | training images | "
-             "alpha, beta, gamma | selection | models in one program | device, commit; training, "
-             "whole run (s) | report |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "alpha, beta, gamma | selection | max-norm | models in one program | device, commit; "
+             "training, whole run (s) | report |", "|" + " --- |" * 13]
     for name, summary in summaries.items():
         config, t2 = summary["config"], summary["table2"]
         row = t2["rows"][f"gamma={config['gamma']:g}"]
@@ -488,7 +488,8 @@ def table2_report(summaries: dict[str, dict]) -> str:
             f"| {_pct(row['test_accuracy'])} | {config['seeds']} | "
             f"{_epochs_trained(config, t2)} | {images} | "
             f"{config['alpha']:g}, {config['beta']:g}, {config['gamma']:g} | "
-            f"{config['selection']} | {t2['models_trained_together']} | "
+            f"{config['selection']} | {config.get('max_norm') or 'off'} | "
+            f"{t2['models_trained_together']} | "
             f"{summary['provenance']['device']}, {summary['provenance']['commit']}; "
             f"{t2['train_seconds']:.0f}, {summary['wall_seconds']:.0f} | "
             f"{name.replace('.json', '.md')} |")

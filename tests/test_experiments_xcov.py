@@ -134,9 +134,10 @@ def test_table2_report_reads_each_row_from_its_summary():
     report = xcov.table2_report({"xcov_conv_mnist.json": summary})
     row = [line for line in report.splitlines() if line.startswith("| conv_mnist")]
     assert row == ["| conv_mnist | 98.71 | 95.12 ± 0.11 | 94.33 ± 0.22 | 2 | 3 | 10000 | 1, 10, 10 "
-                   "| reconstruction | 2 | cpu:cpu, abc1234; 120, 300 | xcov_conv_mnist.md |"]
+                   "| reconstruction | off | 2 | cpu:cpu, abc1234; 120, 300 | xcov_conv_mnist.md |"]
     assert "- xcov_conv_mnist.md: `jaxdis run xcov --set model=conv_mnist`" in report
-    summary["table2"]["epochs_trained"] = 2  # stopped early: the epochs it trained
+    curves = {"validation_accuracy": [[0.9, 0.95]] * 2}  # stopped early: the epochs it trained
+    summary["table2"]["rows"]["gamma=10"]["validation_curve"] = curves
     assert "| 2 | 2 | 10000 |" in xcov.table2_report({"xcov_conv_mnist.json": summary})
 
 
@@ -146,13 +147,14 @@ def test_a_kept_report_links_its_figures_and_says_where_training_stopped(tmp_pat
     config.update(study="table2", epochs=150, patience=10, selection="accuracy")
     stats = {"mean": 0.98, "std": 0.001, "per_seed": [0.979, 0.981]}
     row = {"validation_accuracy": stats, "test_accuracy": stats, "test_reconstruction": stats,
-           "test_xcov": stats, "best_epoch": [30, 40]}
+           "test_xcov": stats, "best_epoch": [30, 40],
+           "validation_curve": {"validation_accuracy": [[0.97] * 65] * 2}}
     ablation = {"test_xcov": 1e-3, "probe_accuracy_from_z": 0.12, "z_std": 0.61,
                 "test_accuracy": 0.975}
     summary = {"config": config, "wall_seconds": 10.0,
                "provenance": {"device": "cpu:cpu", "jax_version": "0", "date": "d", "commit": "c"},
                "table2": {"rows": {"gamma=10": row}, "paper": xcov.PAPER_TABLE2["mnist"],
-                          "epochs_trained": 65, "z_test_std": {"overall": 0.6, "per_unit": [0.6],
+                          "z_test_std": {"overall": 0.6, "per_unit": [0.6],
                                                                "paper": xcov.PAPER_Z_STD},
                           "ablation": {"gamma=10": ablation, "gamma=0": dict(ablation, z_std=0.7)},
                           "parzen": {"samples": 10, "test_images": 10,
