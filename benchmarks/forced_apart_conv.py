@@ -15,9 +15,7 @@ the device. It writes a markdown table to --out (default benchmarks/results/forc
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
 import sys
 
 import jax
@@ -26,10 +24,9 @@ import numpy as np
 import optax
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import best_time  # noqa: E402
+from _timing import best_time, measured_on  # noqa: E402
 
 from jaxdis.nets.forced_apart import grey28_cnn  # noqa: E402
-from jaxdis.runs import provenance  # noqa: E402
 
 
 def stacked_step(model, params, images, labels):
@@ -49,7 +46,6 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default="benchmarks/results/forced_apart_conv.md")
     args = parser.parse_args()
-    device = jax.devices()[0]
     key = jax.random.PRNGKey(0)
     images = jax.random.uniform(key, (args.batch, 28, 28, 1))
     labels = (jax.random.uniform(jax.random.fold_in(key, 1), (args.batch,)) > 0.5).astype(
@@ -74,17 +70,12 @@ def main():
               f"speed-up {times['lax'] / times['shifted']:.1f}x; loss difference "
               f"{value_error:.1e}, largest relative gradient difference {grad_error:.1e}")
 
-    commit = provenance()["commit"]
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
         "# Forced Apart CNN: vmapped `nn.Conv` against shifted matrix products",
         "",
-        f"Device: **{device.platform}: {device.device_kind}** ({platform.machine()}, "
-        f"{os.cpu_count()} logical CPUs). Date {datetime.date.today()}, commit {commit}. "
-        f"Command: `.venv/bin/python benchmarks/forced_apart_conv.py --models {args.models} "
-        f"--width {args.width} --batch {args.batch} --repeats {args.repeats}`. Load average "
-        f"when it finished: {load:.1f} (a shared machine: absolute times are noisy; the ratio is "
-        "measured in the same run).",
+        measured_on(f".venv/bin/python benchmarks/forced_apart_conv.py --models {args.models} "
+                    f"--width {args.width} --batch {args.batch} --repeats {args.repeats}",
+                    "the ratio is measured in the same run"),
         "",
         f"One jitted value-and-gradient step of a stack of `grey28_cnn(width={args.width})` "
         f"models (28x28x1 images, batch {args.batch}), best of {args.repeats}; both "

@@ -19,10 +19,8 @@ to --out (default benchmarks/results/forced_apart_step.md).
 from __future__ import annotations
 
 import argparse
-import datetime
 import functools
 import os
-import platform
 import re
 import statistics
 import sys
@@ -33,9 +31,9 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import measured_on  # noqa: E402
 
 from jaxdis.nets.forced_apart import MLPClassifier  # noqa: E402
-from jaxdis.runs import provenance  # noqa: E402
 from jaxdis.train import engine  # noqa: E402
 from jaxdis.train import forced_apart as fa  # noqa: E402
 from jaxdis.train.optimizers import OptimizerSpec, make_optimizer  # noqa: E402
@@ -89,7 +87,6 @@ def main():
                         help="alternating rounds of old and new (a shared machine drifts)")
     parser.add_argument("--out", default="benchmarks/results/forced_apart_step.md")
     args = parser.parse_args()
-    device = jax.devices()[0]
     settings = fa.ForcedApartSettings(batch_size=args.batch)
     model = MLPClassifier(hidden=(args.hidden,))
     rng = np.random.default_rng(0)
@@ -140,18 +137,14 @@ def main():
               f"{difference:.1e}; compiled instructions old {instructions['old']}, new "
               f"{instructions['new']}")
 
-    commit = provenance()["commit"]
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
         "# Forced Apart: one training step, constants as a fake trained role against engine "
         "constants",
         "",
-        f"Device: **{device.platform}: {device.device_kind}** ({platform.machine()}, "
-        f"{os.cpu_count()} logical CPUs). Date {datetime.date.today()}, commit {commit}. "
-        f"Command: `.venv/bin/python benchmarks/forced_apart_step.py --hidden {args.hidden} "
-        f"--batch {args.batch} --seeds {args.seeds} --repeats {args.repeats} --rounds "
-        f"{args.rounds}`. Load average when it finished: {load:.1f} (a shared machine: absolute "
-        "times are noisy; both programs are timed in the same run, in alternating rounds).",
+        measured_on(f".venv/bin/python benchmarks/forced_apart_step.py --hidden {args.hidden} "
+                    f"--batch {args.batch} --seeds {args.seeds} --repeats {args.repeats} "
+                    f"--rounds {args.rounds}",
+                    "both programs are timed in the same run, in alternating rounds"),
         "",
         f"One jitted `engine.train_step` (classifier objective, value and gradient, Adam, "
         f"finiteness check) of the MLP classifier (28x28 inputs, hidden {args.hidden}, FC1 of "

@@ -21,9 +21,7 @@ benchmarks/results/xcov_step.md).
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
 import sys
 import time
 
@@ -31,8 +29,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import measured_on  # noqa: E402
+
 from jaxdis.nets import cheung  # noqa: E402
-from jaxdis.runs import provenance  # noqa: E402
 from jaxdis.train import engine  # noqa: E402
 from jaxdis.train import xcov as xt  # noqa: E402
 from jaxdis.train.optimizers import OptimizerSpec, make_optimizer  # noqa: E402
@@ -101,7 +101,6 @@ def main():
     parser.add_argument("--repeats", type=int, default=50, help="timed rounds (interleaved)")
     parser.add_argument("--out", default="benchmarks/results/xcov_step.md")
     args = parser.parse_args()
-    device = jax.devices()[0]
     settings = xt.TrainSettings(cheung.mnist(), epochs=1, batch_size=args.batch)
     key = jax.random.PRNGKey(0)
     rng = np.random.default_rng(0)
@@ -140,17 +139,12 @@ def main():
               f"{costs['old'][0]:,.0f} / {costs['new'][0]:,.0f} FLOP, "
               f"{costs['old'][1]:,.0f} / {costs['new'][1]:,.0f} bytes accessed")
 
-    commit = provenance()["commit"]
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
         "# XCov: one training step with constants against the fake \"setting\" role",
         "",
-        f"Device: **{device.platform}: {device.device_kind}** ({platform.machine()}, "
-        f"{os.cpu_count()} logical CPUs). Date {datetime.date.today()}, commit {commit}. "
-        f"Command: `.venv/bin/python benchmarks/xcov_step.py --models {args.models} --n-train "
-        f"{args.n_train} --batch {args.batch} --repeats {args.repeats}`. Load average when it "
-        f"finished: {load:.1f} (a shared machine: absolute times are noisy; the ratio is measured "
-        "in the same run).",
+        measured_on(f".venv/bin/python benchmarks/xcov_step.py --models {args.models} --n-train "
+                    f"{args.n_train} --batch {args.batch} --repeats {args.repeats}",
+                    "the ratio is measured in the same run"),
         "",
         f"One jitted training step (`jaxdis.train.engine.compiled_step`, vmapped over the models) "
         f"of the MLP of Cheung et al. Table 1 (784-500-500-[10, 2]-500-500-784), minibatch "
